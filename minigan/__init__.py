@@ -1,0 +1,24 @@
+"""minigan: a small deep-learning engine on NumPy (CPU, Numba kernels) and CuPy (GPU) for GANs.
+
+    >>> import minigan as mg
+    >>> x = mg.randn(4, 3, requires_grad=True)
+    >>> (x ** 2).mean().backward()
+"""
+import numpy as np
+
+from . import backend
+from .autograd import (Function, Tensor, cat, enable_grad, full, no_grad, ones, ones_like, rand,
+                       randint, randn, set_grad_enabled, stack, tensor, where, zeros, zeros_like)
+from .random import manual_seed
+
+float32, float64, int64 = np.float32, np.float64, np.int64
+__version__ = "0.1.0"
+
+
+def device(name=None):
+    """Resolve a device string ("cpu", "cuda", "auto", None = default) to "cpu" or "cuda"."""
+    return backend.parse_device(name)
+
+
+def cuda_is_available():
+    return backend.gpu_available()
