@@ -7,11 +7,16 @@ Determinism contract (same seed -> same batches, on every run):
 - a dataset that augments at random (``needs_rng`` true) gets, for sample ``i`` of epoch ``e``, the
   generator ``sample_rng(seed, e, i)``; its random transforms draw from it and from nothing else;
 - the loader counts finished epochs in ``epoch``; ``state_dict()`` / ``load_state_dict()`` save and
-  restore it, so a trainer that resumes at an epoch boundary sees the very batches it would have seen.
+  restore it, so a trainer that resumes at an epoch boundary sees the very batches it would have
+  seen. To resume inside an epoch, ``iterate(start=k)`` serves that epoch from its batch ``k`` on
+  (the same batches as a full pass, without fetching the first k).
 """
 import math
 
 import numpy as np
+
+from ..autograd import tensor
+from ..backend import parse_device
 
 _SAMPLE_STREAM = 1  # keeps [seed, epoch, index, 1] apart from the shuffle's [seed, epoch]
 
@@ -35,11 +40,10 @@ def check_index(index, length):
     """Normalise a Python-style index (negatives count from the end); IndexError when out of range."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
         raise TypeError(f"dataset index must be an int, got {type(index).__name__}")
-    if index < 0:
-        index += length
-    if not 0 <= index < length:
+    position = index + length if index < 0 else index
+    if not 0 <= position < length:
         raise IndexError(f"dataset index {index} out of range for a dataset of {length} samples")
-    return int(index)
+    return int(position)
 
 
 class Dataset:
@@ -55,10 +59,10 @@ class Dataset:
     needs_rng = False
 
     def __len__(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
     def get(self, index, rng):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement get(index, rng)")
 
     def __getitem__(self, index):
         index = check_index(index, len(self))
@@ -88,11 +92,10 @@ def _fetch(dataset, index, rng):
     return dataset[index]
 
 
-def to_tensor(array):
-    """Wrap a collated NumPy array as a CPU ``minigan.Tensor`` (the loader's one point of contact)."""
-    import minigan  # deferred: the package's __init__ imports minigan.data
-
-    return minigan.tensor(array)
+def to_tensor(array, device="cpu"):
+    """Wrap a collated NumPy array as a ``minigan.Tensor`` on ``device`` (the loader's one contact
+    with the engine)."""
+    return tensor(array, device=device)
 
 
 def _stack(values, field):
@@ -116,21 +119,21 @@ def _stack(values, field):
     return batch
 
 
-def collate(samples):
+def collate(samples, device="cpu"):
     """Stack a list of samples into a batch of Tensors.
 
-    samples: list of B tuples ``(a, b, ...)`` -> tuple of Tensors ``(A, B, ...)`` with A.shape =
-    (B, *a.shape); a sample that is a bare array gives a single Tensor.
+    samples: list of B tuples ``(a, b, ...)`` -> tuple of Tensors ``(A, B, ...)`` on ``device``, with
+    A.shape = (B, *a.shape); a sample that is a bare array gives a single Tensor.
     Example: ``collate([(img0, 3), (img1, 7)])`` -> (Tensor (2, 1, 32, 32) float32, Tensor (2,) int64).
     """
     if not samples:
         raise ValueError("collate: got an empty list of samples")
     if not isinstance(samples[0], tuple):
-        return to_tensor(_stack(samples, 0))
+        return to_tensor(_stack(samples, 0), device)
     width = len(samples[0])
     if any(not isinstance(s, tuple) or len(s) != width for s in samples):
         raise ValueError(f"collate: every sample must be a tuple of {width} fields like the first")
-    return tuple(to_tensor(_stack([s[k] for s in samples], k)) for k in range(width))
+    return tuple(to_tensor(_stack([s[k] for s in samples], k), device) for k in range(width))
 
 
 class DataLoader:
@@ -142,10 +145,13 @@ class DataLoader:
         shuffle: reorder every epoch, the order of epoch e from ``default_rng([seed, e])``.
         drop_last: leave out the last, smaller batch.
         seed: non-negative int; fixes the orders and the per-sample generators (``sample_rng``).
+        device: where the batches' Tensors live ("cpu" by default; "cuda", "auto" or None for the
+            default device).
 
-    Each batch is ``collate`` of its samples: a tuple of CPU Tensors, float32 for float data and int64
+    Each batch is ``collate`` of its samples: a tuple of Tensors, float32 for float data and int64
     for labels. ``len(loader)`` is the number of batches. ``loader.epoch`` counts finished passes;
-    it goes up by one when a pass runs to its end (not when it is left early).
+    it goes up by one when a pass runs to its end (a pass left early is not counted: the next
+    ``iter`` serves the same epoch again).
 
     Example::
 
@@ -155,7 +161,7 @@ class DataLoader:
         state = loader.state_dict()       # {"epoch": 1, "seed": 1}; load_state_dict(state) resumes
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=0):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=0, device="cpu"):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, "
                             f"got {type(dataset).__name__}")
@@ -167,6 +173,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.seed = _check_seed(seed, "DataLoader: seed")
+        self.device = parse_device(device)
         self.epoch = 0
 
     def __len__(self):
@@ -181,14 +188,25 @@ class DataLoader:
         return np.arange(n)
 
     def __iter__(self):
-        epoch = self.epoch
+        return self.iterate()
+
+    def iterate(self, start=0):
+        """The batches of epoch ``self.epoch`` from batch ``start`` on (``iter(loader)`` is
+        ``iterate(0)``); ``epoch`` goes up by one when the pass ends."""
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) \
+                or not 0 <= start <= len(self):
+            raise ValueError(f"DataLoader.iterate: start must be an int in [0, {len(self)}], "
+                             f"got {start!r}")
+        return self._batches(self.epoch, int(start))
+
+    def _batches(self, epoch, start):
         order = self.order(epoch)
         use_rng = bool(getattr(self.dataset, "needs_rng", False))
-        for b in range(len(self)):
+        for b in range(start, len(self)):
             indices = order[b * self.batch_size:(b + 1) * self.batch_size]
             samples = [_fetch(self.dataset, int(i), sample_rng(self.seed, epoch, int(i))
                               if use_rng else None) for i in indices]
-            yield collate(samples)
+            yield collate(samples, self.device)
         self.epoch = epoch + 1
 
     def state_dict(self):

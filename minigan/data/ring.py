@@ -33,7 +33,8 @@ class RingOfGaussians:
     def sample(self, n, rng):
         """``n`` points, (n, 2) float32: a uniformly chosen mode plus N(0, std^2) noise per axis."""
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"RingOfGaussians.sample: rng must be a numpy.random.Generator, got {rng!r}")
+            raise TypeError(f"RingOfGaussians.sample: rng must be a numpy.random.Generator, "
+                            f"got {rng!r}")
         which = rng.integers(0, self.n_modes, size=n)
         points = self.modes[which] + self.std * rng.standard_normal((n, 2))
         return points.astype(np.float32)
@@ -48,7 +49,8 @@ class RingDataset(Dataset):
 
     def __init__(self, n=10000, seed=0, ring=None):
         self.ring = RingOfGaussians() if ring is None else ring
-        self.points = self.ring.sample(n, np.random.default_rng(_check_seed(seed, "RingDataset: seed")))
+        rng = np.random.default_rng(_check_seed(seed, "RingDataset: seed"))
+        self.points = self.ring.sample(n, rng)  # (n, 2)
 
     def __len__(self):
         return len(self.points)
@@ -74,7 +76,8 @@ def ring_metrics(points, modes, std, quality_stds=3.0, min_per_mode=20):
     points = np.asarray(points, dtype=np.float64)
     modes = np.asarray(modes, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
-        raise ValueError(f"ring_metrics: points must have shape (N, 2) with N > 0, got {points.shape}")
+        raise ValueError(f"ring_metrics: points must have shape (N, 2) with N > 0, "
+                         f"got {points.shape}")
     if modes.ndim != 2 or modes.shape[1] != 2:
         raise ValueError(f"ring_metrics: modes must have shape (M, 2), got {modes.shape}")
     distances = np.linalg.norm(points[:, None, :] - modes[None, :, :], axis=2)  # (N, M)

@@ -31,12 +31,12 @@ _RESAMPLE = {
 
 def _pair(size, name):
     """``size`` as a ``(height, width)`` pair of positive ints; an int means a square."""
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size)):
+    pair = (size, size) if isinstance(size, (int, np.integer)) else size
+    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+                       for s in pair)):
         raise ValueError(f"{name}: expected a positive int or a (height, width) pair, got {size!r}")
-    return int(size[0]), int(size[1])
+    return int(pair[0]), int(pair[1])
 
 
 def _check_chw(x, name):
@@ -89,7 +89,8 @@ class ToArray:
         if isinstance(x, Image.Image):
             x = np.asarray(x.convert("RGB") if x.mode in ("P", "PA", "CMYK", "YCbCr") else x)
         if not isinstance(x, np.ndarray) or x.ndim not in (2, 3):
-            raise TypeError(f"ToArray: expected a Pillow image or an (H, W[, C]) array, got {x!r:.80}")
+            raise TypeError(f"ToArray: expected a Pillow image or an (H, W[, C]) array, "
+                            f"got {type(x).__name__}")
         if x.ndim == 2:
             x = x[:, :, None]                       # (H, W) -> (H, W, 1)
         x = np.ascontiguousarray(x.transpose(2, 0, 1))  # (H, W, C) -> (C, H, W)
@@ -136,7 +137,8 @@ class Resize:
     def __init__(self, size, resample="bilinear"):
         self.size = _pair(size, "Resize size")
         if resample not in _RESAMPLE:
-            raise ValueError(f"Resize: resample must be one of {sorted(_RESAMPLE)}, got {resample!r}")
+            raise ValueError(f"Resize: resample must be one of {sorted(_RESAMPLE)}, "
+                             f"got {resample!r}")
         self.resample = resample
 
     def __call__(self, x, rng=None):
@@ -149,7 +151,7 @@ class Resize:
             return x
         channels = [Image.fromarray(np.asarray(c, dtype=np.float32)).resize((width, height), method)
                     for c in x]
-        return np.stack([np.asarray(c) for c in channels])  # C x (height, width) -> (C, height, width)
+        return np.stack([np.asarray(c) for c in channels])  # C x (h, w) -> (C, h, w)
 
     def __repr__(self):
         return f"Resize({self.size}, resample={self.resample!r})"
