@@ -22,7 +22,7 @@ class Body:
 
 @dataclass(frozen=True)
 class Hill:
-    """One layer of hills: ridge(x) = base - sum(amp * sin(2 pi (freq x + phase))) over ``waves``."""
+    """One layer of hills: ridge(x) = base - sum of amp * sin(2 pi (freq x + phase)) over waves."""
 
     base: float
     waves: tuple
@@ -90,8 +90,9 @@ def random_scene(seed):
     rng = np.random.default_rng(int(seed))
     horizon = rng.uniform(0.38, 0.55)
     kind = "moon" if rng.random() < 0.25 else "sun"
-    body = Body(kind, rng.uniform(0.1, 0.9), rng.uniform(0.1, horizon - 0.14), rng.uniform(0.05, 0.08))
-    light = (1.0, 1.0, 1.0) if kind == "sun" else tuple(rng.uniform(0.85, 1.0) * np.array((0.72, 0.76, 0.9)))
+    body = Body(kind, rng.uniform(0.1, 0.9), rng.uniform(0.1, horizon - 0.14),
+                rng.uniform(0.05, 0.08))
+    light = np.ones(3) if kind == "sun" else rng.uniform(0.85, 1.0) * np.array((0.72, 0.76, 0.9))
     clouds = tuple(_random_cloud(rng, horizon) for _ in range(rng.integers(0, 4)))
     hills = _random_hills(rng, horizon)
     road = _random_road(rng, hills[-1]) if rng.random() < 0.6 else ()
@@ -103,7 +104,7 @@ def random_scene(seed):
 def _random_cloud(rng, horizon):
     cx, cy, width = rng.uniform(0.0, 1.0), rng.uniform(0.06, horizon - 0.12), rng.uniform(0.12, 0.3)
     puffs = []
-    for k in range(rng.integers(3, 6)):
+    for _ in range(rng.integers(3, 6)):
         px = cx + rng.uniform(-0.5, 0.5) * width
         rx = rng.uniform(0.25, 0.45) * width
         ry = rx * rng.uniform(0.35, 0.6)
@@ -133,7 +134,8 @@ def _random_road(rng, hill):
     t = np.linspace(0.0, 1.0, 16)
     xs = (1 - t) ** 2 * xb + 2 * t * (1 - t) * xc + t ** 2 * xt       # quadratic Bezier
     ys = (1 - t) ** 2 * 1.02 + 2 * t * (1 - t) * yc + t ** 2 * yt
-    return tuple((float(x), float(y), float(wb + (wt - wb) * s ** 0.7)) for x, y, s in zip(xs, ys, t))
+    half_widths = wb + (wt - wb) * t ** 0.7                          # narrower with distance
+    return tuple((float(x), float(y), float(hw)) for x, y, hw in zip(xs, ys, half_widths))
 
 
 def _road_span(road, y):
@@ -150,8 +152,9 @@ _GRID = 200                               # ridges are sampled at x = k / _GRID 
 
 def _random_objects(rng, hills, road):
     """Houses and trees placed on visible ground, not on the road nor on each other."""
-    ridges = np.stack([h.ridge(np.linspace(0, 1, _GRID + 1)) for h in hills])   # (layers, _GRID + 1)
-    ridges = np.vstack([ridges, np.ones(_GRID + 1)])                           # + the bottom edge
+    xs = np.linspace(0, 1, _GRID + 1)
+    ridges = np.stack([h.ridge(xs) for h in hills])                # (layers, _GRID + 1)
+    ridges = np.vstack([ridges, np.ones(_GRID + 1)])               # + the bottom edge
     weights = np.arange(1, len(hills) + 1) ** 2                    # nearer layers get more objects
     layer_cdf = np.cumsum(weights) / weights.sum()
     taken = [[] for _ in hills]                                    # per layer: occupied x intervals
@@ -200,7 +203,8 @@ def _random_house(rng, layer, x, ground, scale):
     n_win = int(rng.integers(1, 4))
     win_w, win_h = min(0.2 * abs(side), 0.035 * scale), 0.35 * wh
     gaps = np.linspace(side_x0, side_x1, n_win + 2)[1:-1]
-    windows = tuple((g - win_w / 2, eave + 0.22 * wh, g + win_w / 2, eave + 0.22 * wh + win_h) for g in gaps)
+    win_top = eave + 0.22 * wh
+    windows = tuple((g - win_w / 2, win_top, g + win_w / 2, win_top + win_h) for g in gaps)
     dw = 0.28 * front
     door = (x0 + front / 2 - dw / 2, ground - 0.6 * wh, x0 + front / 2 + dw / 2, ground)
     chimney = ()
@@ -270,9 +274,11 @@ def _draw_house(h, canvas):
     for box in h.windows:
         canvas.rect(window, *box)
     edge = canvas.part("roof_snow", h.roof_variant, tone=0.5)       # the gable's roof edge
-    canvas.polygon(edge, [(h.x0 - over, h.eave + drop), (apex, h.top - drop), (h.x1 + over, h.eave + drop)])
+    canvas.polygon(edge, [(h.x0 - over, h.eave + drop), (apex, h.top - drop),
+                          (h.x1 + over, h.eave + drop)])
     front = canvas.part("wall", h.wall_variant, tone=0.78)
-    canvas.polygon(front, [(h.x0, h.ground), (h.x0, h.eave), (apex, h.top), (h.x1, h.eave), (h.x1, h.ground)])
+    canvas.polygon(front, [(h.x0, h.ground), (h.x0, h.eave), (apex, h.top), (h.x1, h.eave),
+                           (h.x1, h.ground)])
     canvas.rect(canvas.part("door", tone=0.45), *h.door)
     corner = (h.x1 + over, h.eave + drop) if h.side > 0 else (h.x0 - over, h.eave + drop)
     roof = [(apex, h.top), (apex + h.side, h.top), (corner[0] + h.side, corner[1]), corner]
@@ -287,13 +293,16 @@ def _draw_tree(t, canvas, lit_side):
     if t.kind == "round":
         crown_h = 0.72 * t.height
         cy = t.ground - t.height + crown_h / 2
-        canvas.rect(canvas.part("trunk", tone=0.45), t.x - trunk_w / 2, cy, t.x + trunk_w / 2, t.ground)
+        canvas.rect(canvas.part("trunk", tone=0.45), t.x - trunk_w / 2, cy, t.x + trunk_w / 2,
+                    t.ground)
         crown = canvas.part("crown_round", tone=0.5, slope=-2.5, y_ref=cy)
         canvas.ellipse(crown, t.x, cy, t.width / 2, crown_h / 2)
         for dx in (-0.25, 0.25):
-            canvas.ellipse(crown, t.x + dx * t.width, cy + 0.12 * crown_h, 0.3 * t.width, 0.32 * crown_h)
+            canvas.ellipse(crown, t.x + dx * t.width, cy + 0.12 * crown_h, 0.3 * t.width,
+                           0.32 * crown_h)
         cap = canvas.part("round_snow", tone=0.72, slope=-2.0, y_ref=cy)
-        canvas.ellipse(cap, t.x + 0.12 * lit_side * t.width, cy - 0.22 * crown_h, 0.32 * t.width, 0.22 * crown_h)
+        canvas.ellipse(cap, t.x + 0.12 * lit_side * t.width, cy - 0.22 * crown_h,
+                       0.32 * t.width, 0.22 * crown_h)
         return
     canvas.rect(canvas.part("trunk", tone=0.4), t.x - trunk_w / 2, t.ground - 0.25 * t.height,
                 t.x + trunk_w / 2, t.ground)

@@ -1,9 +1,10 @@
 """Procedural landscape scenes, drawn three ways: a label map, a summer photo and a winter photo.
 
-A scene is a small random description (:class:`Scene`) in normalised coordinates: x runs left to
-right and y top to bottom, both over [0, 1]. It holds a sky with a sun or a moon, maybe clouds, two
-or three layers of hills, maybe a road, houses (wall, roof, windows, door) and trees (round or pine).
-The renderer rasterises it once, at any size, into a map of *instances* (every drawn part: a hill
+A scene is a small random description (:class:`Scene`) in normalised coordinates: x runs left
+to right and y top to bottom, both over [0, 1]. It holds a sky with a sun or a moon, maybe clouds,
+two or three layers of hills, maybe a road, houses (wall, roof, windows, door) and trees (round or
+pine).
+The renderer rasterises it once, at any size, into a map of *parts* (every drawn piece: a hill
 layer, a roof, the snow cap on that roof...), then colours that map three ways:
 
 * ``labels``: flat class colours (:data:`CLASSES`, :data:`PALETTE`), one class per pixel;
@@ -11,10 +12,10 @@ layer, a roof, the snow cap on that roof...), then colours that map three ways:
 * ``winter``: grey sky, white hills with blue shadows, snow on roofs and pines, bare round trees,
   lit windows, darker tones.
 
-Both photos shade every pixel with the same value ``s`` (per-part tone and vertical gradient plus a
-noise texture shared by both seasons) and differ only in the colours ``s`` runs between. So summer ->
-winter is the same colour change everywhere a class appears, on identical geometry: what a small
-CycleGAN can learn and what a test can score against ground truth.
+Both photos shade every pixel with the same value ``s`` (per-part tone and vertical gradient plus
+a noise texture shared by both seasons) and differ only in the colours ``s`` runs between. So
+summer -> winter is the same colour change everywhere a class appears, on identical geometry: what
+a small CycleGAN can learn and what a test can score against ground truth.
 
     >>> scene = random_scene(seed=3)
     >>> images = render(scene, size=64)        # SceneImages
@@ -30,8 +31,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ._scene_layout import Scene, draw_scene, random_scene
-from .loader import Dataset
 from ._scene_style import GLOW, MATERIAL_LABEL, MATERIALS, NOISE, SEASONS, material_colours
+from .loader import Dataset
 
 CLASSES = ("sky", "cloud", "sun", "moon", "hill", "road", "wall", "roof", "window", "door",
            "trunk", "tree")
@@ -53,8 +54,7 @@ PALETTE = np.array([
 ], dtype=np.uint8)
 """Flat label colour of each class in :data:`CLASSES`, (12, 3) uint8."""
 
-_MATERIAL_CLASS = tuple(CLASSES.index(name) for name in MATERIAL_LABEL)
-_MATERIAL_CLASS = np.array(_MATERIAL_CLASS, np.uint8)
+_MATERIAL_CLASS = np.array([CLASSES.index(name) for name in MATERIAL_LABEL], np.uint8)
 _GLOWING = [MATERIALS.index("sky"), MATERIALS.index("cloud")]
 
 __all__ = ["CLASSES", "PALETTE", "Scene", "SceneImages", "random_scene", "render",
@@ -82,7 +82,7 @@ def colorize(classes):
 
 
 def render_scene(seed, size=64, supersample=2):
-    """Draw the scene of ``seed``: shorthand for ``render(random_scene(seed), size, supersample)``."""
+    """Draw the scene of ``seed``: ``render(random_scene(seed), size, supersample)``."""
     return render(random_scene(seed), size, supersample)
 
 
@@ -115,9 +115,11 @@ def render(scene, size=64, supersample=2):
     rgb = per_pixel[_BASE] + shade * per_pixel[_RANGE]     # (season * 3, h, w)
     _add_glow(rgb, scene, per_pixel[_GLOWS])
     photos = _downsample(rgb, supersample)                   # (season * 3, H, W) uint8
-    photos = photos.reshape(len(SEASONS), 3, height, width).transpose(0, 2, 3, 1)  # (season, H, W, 3)
+    photos = photos.reshape(len(SEASONS), 3, height, width)       # (season, 3, H, W)
+    photos = photos.transpose(0, 2, 3, 1)                          # (season, H, W, 3)
     classes = _majority(labels[inst], supersample)
-    return SceneImages(colorize(classes), photos[0], photos[1], classes)
+    summer, winter = (np.ascontiguousarray(p) for p in photos)
+    return SceneImages(colorize(classes), summer, winter, classes)
 
 
 def _size_hw(size):
@@ -132,7 +134,7 @@ def _size_hw(size):
 
 
 class _Canvas:
-    """An part-id raster (Pillow mode "L") plus the list of the parts drawn on it.
+    """A part-id raster (Pillow mode "L") plus the list of the parts drawn on it.
 
     Shapes are given in normalised coordinates. Each part gets an id (1..255) and carries its
     material, colour variant, shading s(y) = tone + slope * (y - y_ref) (y normalised) and haze.
@@ -236,15 +238,19 @@ def _add_glow(rgb, scene, mask):
     y = (np.arange(h, dtype=np.float32)[:, None] + 0.5) / h - body.y               # (h, 1)
     x = ((np.arange(w, dtype=np.float32)[None, :] + 0.5) / w - body.x) * (w / h)   # (1, w)
     glow = mask * np.exp(-y * y / two_var) * np.exp(-x * x / two_var)              # (h, w)
-    strength = np.repeat([GLOW[season][body.kind][0] for season in SEASONS], 3)     # (season * 3,)
-    target = np.concatenate([GLOW[season][body.kind][1] for season in SEASONS]) * np.tile(scene.light, 2)
-    rgb += glow * strength.astype(np.float32)[:, None, None] * (target.astype(np.float32)[:, None, None] - rgb)
+    strength = np.repeat([GLOW[season][body.kind][0] for season in SEASONS], 3)    # (season * 3,)
+    target = np.concatenate([GLOW[season][body.kind][1] for season in SEASONS])    # (season * 3,)
+    target = target * np.tile(scene.light, len(SEASONS))
+    strength = strength.astype(np.float32)[:, None, None]                   # (season * 3, 1, 1)
+    target = target.astype(np.float32)[:, None, None]
+    rgb += glow * strength * (target - rgb)
 
 
 def _downsample(rgb, ss):
     """(C, h, w) float colours -> (C, h/ss, w/ss) uint8, averaging ss x ss blocks (ss 1 or 2)."""
     if ss == 2:
-        rgb = 0.25 * (rgb[:, 0::2, 0::2] + rgb[:, 1::2, 0::2] + rgb[:, 0::2, 1::2] + rgb[:, 1::2, 1::2])
+        rgb = 0.25 * (rgb[:, 0::2, 0::2] + rgb[:, 1::2, 0::2]
+                      + rgb[:, 0::2, 1::2] + rgb[:, 1::2, 1::2])
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -257,7 +263,7 @@ def _majority(sub, ss):
     if ss == 1:
         return sub
     a, b, c, d = sub[0::2, 0::2], sub[0::2, 1::2], sub[1::2, 0::2], sub[1::2, 1::2]
-    pair = np.where((a == b) | (a == c), a, np.where(b == c, b, d))   # a class seen twice in a, b, c
+    pair = np.where((a == b) | (a == c), a, np.where(b == c, b, d))  # twice among a, b, c
     return np.where((d == a) | (d == b) | (d == c), d, pair)
 
 
@@ -281,6 +287,7 @@ def scene_seeds(n, seed=0, split="train", stream="paired"):
     """
     _check_int(n, "n", 1, _MAX_SCENES)
     _check_int(seed, "seed", 0, None)
+    seed = int(seed)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if stream not in STREAMS:
@@ -290,18 +297,19 @@ def scene_seeds(n, seed=0, split="train", stream="paired"):
 
 
 def render_set(n, size=64, seed=0, split="train", stream="paired"):
-    """Render (or fetch from the in-memory cache) the scenes of ``scene_seeds(n, seed, split, stream)``.
+    """Render the scenes of ``scene_seeds(n, seed, split, stream)``, or fetch them from the cache.
 
     Returns {kind: (n, H, W, 3) uint8}: kinds "labels", "summer", "winter" for the paired stream,
     only "summer" or "winter" for the others. About 2 ms a scene at 64 x 64; memory n * H * W * 3
     bytes per kind. The last few sets rendered stay cached, so building a dataset twice is free.
     """
+    seeds = scene_seeds(n, seed, split, stream)               # validates n, seed, split, stream
     height, width = _size_hw(size)
     key = (stream, split, seed, n, (height, width))
     if key not in _CACHE:
         kinds = ("labels", "summer", "winter") if stream == "paired" else (stream,)
         arrays = {kind: np.empty((n, height, width, 3), np.uint8) for kind in kinds}
-        for i, scene_seed in enumerate(scene_seeds(n, seed, split, stream)):
+        for i, scene_seed in enumerate(seeds):
             images = render_scene(scene_seed, (height, width))
             for kind in kinds:
                 arrays[kind][i] = getattr(images, kind)
