@@ -10,6 +10,7 @@ from . import backend
 from .autograd import (Function, Tensor, cat, enable_grad, full, no_grad, ones, ones_like, rand,
                        randint, randn, set_grad_enabled, stack, tensor, where, zeros, zeros_like)
 from .random import manual_seed
+from . import nn, optim  # noqa: E402  (mg.nn, mg.optim like torch.nn, torch.optim)
 
 float32, float64, int64 = np.float32, np.float64, np.int64
 __version__ = "0.1.0"

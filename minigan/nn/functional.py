@@ -6,7 +6,7 @@ ops (conv2d, conv_transpose2d, batch_norm, instance_norm, leaky_relu, the BCE lo
 """
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Tensor, ops
 from ..autograd.function import Function
 
@@ -43,9 +43,6 @@ def sigmoid(input):
     return ops.Sigmoid.apply(input)
 
 
-def leaky_relu(input, negative_slope=0.01):
-    """max(x, 0) + negative_slope * min(x, 0). (Composed; the fused kernel version replaces it.)"""
-    return ops.LeakyReLU.apply(input, negative_slope)
 
 
 # ---------------------------------------------------------------- linear, embedding, dropout
@@ -93,25 +90,420 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+# ================================================================ kernel-backed ops (minigan.kernels)
+# One Function per op, forward and backward side by side; the wrappers below check arguments the way
+# PyTorch does and turn ints into (h, w) pairs.
+
+def _pair(value, name, fn):
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _check_ndim(tensor, ndims, name, fn):
+    if tensor.ndim not in ndims:
+        want = " or ".join(f"{n}-D" for n in ndims)
+        raise ValueError(f"{fn}: expected {name} to be {want}, got {tensor.ndim}-D with shape {tensor.shape}")
+
+
+def _check_dtype(input, others, fn):
+    for name, t in others.items():
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(f"{fn}: {name} dtype {t.dtype} must equal the input dtype {input.dtype}")
+
+
+def _conv_checks(fn, input, weight, bias, in_channels, out_channels, groups):
+    if groups != 1:
+        raise NotImplementedError(f"{fn}: only groups=1 is supported, got groups={groups}")
+    _check_ndim(input, (3, 4), "input", fn)
+    _check_ndim(weight, (4,), "weight", fn)
+    if input.shape[-3] != in_channels:
+        batched = input.shape if input.ndim == 4 else (1,) + input.shape
+        raise ValueError(f"{fn}: weight of size {list(weight.shape)} expects the input to have {in_channels} "
+                         f"channels, but input of size {list(batched)} has {input.shape[-3]}")
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{fn}: bias must have shape ({out_channels},), got {bias.shape}")
+    _check_dtype(input, {"weight": weight, "bias": bias}, fn)
+
+
+def _batched(function, input, *args):
+    """Run a 4-D op on a 3-D (C, H, W) input as a batch of one, as PyTorch allows."""
+    if input.ndim == 4:
+        return function.apply(input, *args)
+    return function.apply(input.unsqueeze(0), *args).squeeze(0)
+
+
+def _check_positive(values, name, fn, minimum=1):
+    if min(values) < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {values}")
+
+
+class Conv2d(Function):
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation):
+        ctx.save_for_backward(x, w)
+        ctx.geometry = (stride, padding, dilation)
+        return kernels.conv2d_forward(x, w, b, stride, padding, dilation)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        gx, gw, gb = kernels.conv2d_backward(x, w, gy, *ctx.geometry, needs=ctx.needs_input_grad[:3])
+        return gx, gw, gb, None, None, None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, like PyTorch) over input (N, C, H, W) or (C, H, W).
+
+    weight (O, C, kh, kw), bias (O,) or None; stride, padding, dilation: int or (h, w);
+    padding may also be 'valid' (0) or 'same' (stride 1, output size = input size).
+    Returns (N, O, Ho, Wo) with Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1.
+
+        >>> y = conv2d(mg.randn(8, 3, 32, 32), mg.randn(16, 3, 4, 4), stride=2, padding=1)   # (8, 16, 16, 16)
+    """
+    fn = "conv2d"
+    _conv_checks(fn, input, weight, bias, weight.shape[1], weight.shape[0], groups)
+    stride, dilation = _pair(stride, "stride", fn), _pair(dilation, "dilation", fn)
+    _check_positive(stride, "stride", fn)
+    _check_positive(dilation, "dilation", fn)
+    kernel = weight.shape[2:]
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        if stride != (1, 1) or any(t % 2 for t in total):
+            raise ValueError(f"{fn}: padding='same' needs stride 1 and an odd effective kernel size, got "
+                             f"stride {stride}, kernel {tuple(kernel)}, dilation {dilation}")
+        padding = tuple(t // 2 for t in total)
+    padding = _pair(padding, "padding", fn)
+    _check_positive(padding, "padding", fn, minimum=0)
+    size = input.shape[-2:]
+    padded = [s + 2 * p for s, p in zip(size, padding)]
+    reach = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    if any(r > p for r, p in zip(reach, padded)):
+        raise ValueError(f"{fn}: calculated padded input size per channel: ({padded[0]} x {padded[1]}). "
+                         f"Kernel size: ({reach[0]} x {reach[1]}). Kernel size can't be greater than actual "
+                         f"input size")
+    return _batched(Conv2d, input, weight, bias, stride, padding, dilation)
+
+
+class ConvTranspose2d(Function):
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, output_padding, dilation):
+        ctx.save_for_backward(x, w)
+        ctx.geometry = (stride, padding, output_padding, dilation)
+        return kernels.conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        gx, gw, gb = kernels.conv_transpose2d_backward(x, w, gy, *ctx.geometry, needs=ctx.needs_input_grad[:3])
+        return gx, gw, gb, None, None, None, None
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (the adjoint of conv2d) over input (N, C_in, H, W) or (C_in, H, W).
+
+    weight (C_in, C_out, kh, kw), bias (C_out,) or None. Returns (N, C_out, Ho, Wo) with
+    Ho = (H - 1)*sh - 2*ph + dh*(kh - 1) + output_padding_h + 1; output_padding < stride or < dilation.
+
+        >>> y = conv_transpose2d(mg.randn(8, 16, 16, 16), mg.randn(16, 3, 4, 4), stride=2, padding=1)  # (8, 3, 32, 32)
+    """
+    fn = "conv_transpose2d"
+    _conv_checks(fn, input, weight, bias, weight.shape[0], weight.shape[1], groups)
+    stride, padding = _pair(stride, "stride", fn), _pair(padding, "padding", fn)
+    output_padding, dilation = _pair(output_padding, "output_padding", fn), _pair(dilation, "dilation", fn)
+    _check_positive(stride, "stride", fn)
+    _check_positive(dilation, "dilation", fn)
+    _check_positive(padding + output_padding, "padding and output_padding", fn, minimum=0)
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{fn}: output padding must be smaller than either stride or dilation, got "
+                         f"output_padding {output_padding}, stride {stride}, dilation {dilation}")
+    size = [(h - 1) * s - 2 * p + d * (k - 1) + op + 1 for h, s, p, d, k, op in
+            zip(input.shape[-2:], stride, padding, dilation, weight.shape[2:], output_padding)]
+    if min(size) < 1:
+        raise ValueError(f"{fn}: the output size {tuple(size)} is too small (input {input.shape}, "
+                         f"kernel {weight.shape[2:]}, padding {padding})")
+    return _batched(ConvTranspose2d, input, weight, bias, stride, padding, output_padding, dilation)
+
+
+# ------------------------------------------------------------------------------------------ normalisation
+
+class BatchNorm(Function):
+    """Per-channel normalisation with given statistics; `training` means they are x's own (so they carry
+    gradient). per_instance: x (N, C, ...) is normalised as (1, N*C, ...), weight/bias shared by samples."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, invstd, training, per_instance):
+        shape = x.shape
+        if per_instance:      # instance norm = batch norm over (1, N*C, H*W)
+            xp = backend.get_array_module(x)
+            x = x.reshape(1, shape[0] * shape[1], -1)
+            weight = None if weight is None else xp.tile(weight, shape[0])     # (N*C,)
+            bias = None if bias is None else xp.tile(bias, shape[0])
+        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.training, ctx.shape = training, shape
+        return kernels.batch_norm_apply(x, mean, invstd, weight, bias).reshape(shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight, mean, invstd = ctx.saved_tensors
+        gx, gw, gb = kernels.batch_norm_backward(gy.reshape(x.shape), x, mean, invstd, weight, ctx.training,
+                                                 needs=ctx.needs_input_grad[:3])
+        if x.shape[1] != ctx.shape[1]:     # per instance: sum the N copies of each channel's parameter
+            gw = None if gw is None else gw.reshape(ctx.shape[0], -1).sum(axis=0)
+            gb = None if gb is None else gb.reshape(ctx.shape[0], -1).sum(axis=0)
+        return gx.reshape(ctx.shape) if gx is not None else None, gw, gb, None, None, None, None
+
+
+def _update_running(running, value, momentum):
+    """running = (1 - momentum) * running + momentum * value, in place on running.data."""
+    running.data[...] = (1 - momentum) * running.data + momentum * value.astype(running.dtype)
+
+
+def _normalise(fn, input, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps,
+               per_instance):
+    _check_ndim(input, (2, 3, 4, 5) if not per_instance else (3, 4, 5), "input", fn)
+    C = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.shape != (C,):
+            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}")
+    _check_dtype(input, {"weight": weight, "bias": bias}, fn)
+    x = input.data
+    xp = backend.get_array_module(x)
+    if not use_batch_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{fn}: running_mean and running_var must be given when not using batch statistics")
+        mean = running_mean.data.astype(x.dtype)
+        invstd = (1 / xp.sqrt(running_var.data.astype(np.float64) + eps)).astype(x.dtype)
+        return BatchNorm.apply(input, weight, bias, mean, invstd, False, False)
+    x_stats = x.reshape(1, x.shape[0] * C, -1) if per_instance else x
+    count = x_stats.size // x_stats.shape[1]
+    if count < 2:
+        what = "spatial element" if per_instance else "value per channel"
+        raise ValueError(f"{fn}: expected more than 1 {what} when training, got input of shape {input.shape}")
+    mean, var = kernels.batch_norm_stats(x_stats)
+    invstd = (1 / xp.sqrt(var.astype(np.float64) + eps)).astype(x.dtype)
+    if running_mean is not None:       # per instance: the running stats average the N samples' statistics
+        _update_running(running_mean, mean.reshape(-1, C).mean(axis=0), momentum)
+    if running_var is not None:
+        unbiased = var * (count / max(count - 1, 1))
+        _update_running(running_var, unbiased.reshape(-1, C).mean(axis=0), momentum)
+    return BatchNorm.apply(input, weight, bias, mean, invstd, True, per_instance)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch normalisation over dim 1 of input (N, C, ...), like torch.nn.functional.batch_norm.
+
+    training: normalise with the batch's mean and biased variance, and update running_mean/running_var
+    (Tensors (C,), or None) in place with `momentum`, using the unbiased variance as PyTorch does.
+    Otherwise normalise with the running statistics. weight/bias (C,) or None.
+
+        >>> y = batch_norm(x, mg.zeros(16), mg.ones(16), training=True)    # x (N, 16, H, W)
+    """
+    return _normalise("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps,
+                      per_instance=False)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Instance normalisation: each (sample, channel) plane of input (N, C, H, W) normalised by its own
+    statistics; computed as batch norm of the input viewed as (1, N*C, H, W). weight/bias (C,) or None.
+
+        >>> y = instance_norm(mg.randn(1, 256, 64, 64))
+    """
+    return _normalise("instance_norm", input, running_mean, running_var, weight, bias, use_input_stats,
+                      momentum, eps, per_instance=True)
+
+
+# --------------------------------------------------------------------------------------------- activation
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return kernels.leaky_relu_forward(x, slope)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        return kernels.leaky_relu_backward(gy, x, ctx.slope), None
+
+
+def leaky_relu(input, negative_slope=0.01):
+    """x where x > 0, negative_slope * x elsewhere (a fused kernel).
+
+        >>> leaky_relu(mg.tensor([-1.0, 2.0]), 0.2)      # [-0.2, 2.0]
+    """
+    return LeakyReLU.apply(input, float(negative_slope))
+
+
+# ------------------------------------------------------------------------------------------------- BCE
+
+def _check_target(fn, input, target, weight):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{fn}: target must be a Tensor, got {type(target).__name__}")
+    _check_same_shape(input, target, fn)
+    if weight is not None:
+        try:
+            np.broadcast_shapes(weight.shape, input.shape)
+        except ValueError:
+            raise ValueError(f"{fn}: weight of shape {weight.shape} does not broadcast to the input shape "
+                             f"{input.shape}") from None
+
+
+def _as_dtype(a, dtype):
+    return None if a is None else a.astype(dtype, copy=False)
+
+
+class BinaryCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, p, y, weight, reduction):
+        y, weight = _as_dtype(y, p.dtype), _as_dtype(weight, p.dtype)
+        ctx.save_for_backward(p, y, weight)
+        ctx.reduction = reduction
+        return kernels.binary_cross_entropy_forward(p, y, weight, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, y, weight = ctx.saved_tensors
+        gp = gy = None
+        if ctx.needs_input_grad[0]:
+            gp = kernels.binary_cross_entropy_backward(g, p, y, weight, ctx.reduction)
+        if ctx.needs_input_grad[1]:       # d/dy = log(1 - p) - log(p), each clamped at -100
+            xp = backend.get_array_module(p)
+            gy = _loss_grad_scale(g, p, ctx.reduction) * (xp.maximum(xp.log1p(-p), -100) - xp.maximum(xp.log(p), -100))
+            gy = gy if weight is None else gy * weight
+        return gp, gy, None, None
+
+
+def _loss_grad_scale(g, x, reduction):
+    return g / x.size if reduction == "mean" else g
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """-(y log p + (1 - y) log(1 - p)) with each log clamped at -100, like PyTorch."""
-    _check_same_shape(input, target, "binary_cross_entropy")
+    """-weight * (y log p + (1 - y) log(1 - p)) for probabilities p = input, each log clamped at -100.
+
+    target: same shape as input (soft targets allowed); weight: broadcastable to input, or None.
+    reduction: 'mean' | 'sum' | 'none'. Raises if input has values outside [0, 1].
+
+        >>> loss = binary_cross_entropy(mg.tensor([0.9, 0.2]), mg.tensor([1.0, 0.0]))
+    """
+    fn = "binary_cross_entropy"
+    _check_reduction(reduction, fn)
+    _check_target(fn, input, target, weight)
     lo, hi = float(input.data.min()), float(input.data.max())
     if lo < 0 or hi > 1:
-        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values "
-                         f"in [{lo:.4g}, {hi:.4g}]")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
-    return _reduce(loss * weight if weight is not None else loss, reduction, "binary_cross_entropy")
+        raise ValueError(f"{fn}: all elements of input should be between 0 and 1, got values in "
+                         f"[{lo:.4g}, {hi:.4g}]")
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight, reduction):
+        y, weight, pos_weight = _as_dtype(y, x.dtype), _as_dtype(weight, x.dtype), _as_dtype(pos_weight, x.dtype)
+        ctx.save_for_backward(x, y, weight, pos_weight)
+        ctx.reduction = reduction
+        return kernels.binary_cross_entropy_with_logits_forward(x, y, weight, pos_weight, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, weight, pos_weight = ctx.saved_tensors
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            gx = kernels.binary_cross_entropy_with_logits_backward(g, x, y, weight, pos_weight, ctx.reduction)
+        if ctx.needs_input_grad[1]:       # d/dy = -x + (pos_weight - 1) * softplus(-x)
+            xp = backend.get_array_module(x)
+            gy = -x
+            if pos_weight is not None:
+                gy = gy + (pos_weight - 1) * (xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+            gy = _loss_grad_scale(g, x, ctx.reduction) * (gy if weight is None else gy * weight)
+        return gx, gy, None, None, None
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    """BCE on logits in the stable form max(x, 0) - x*y + log(1 + exp(-|x|))."""
-    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
-    softplus_neg_abs = (1 + (-input.abs()).exp()).log()        # log(1 + exp(-|x|))
-    if pos_weight is None:
-        loss = input.relu() - input * target + softplus_neg_abs
-    else:  # (1 - y) x + (1 + (pw - 1) y) softplus(-x)
-        log_weight = 1 + (pos_weight - 1) * target
-        loss = (1 - target) * input + log_weight * (softplus_neg_abs + (-input).relu())
-    return _reduce(loss * weight if weight is not None else loss, reduction,
-                   "binary_cross_entropy_with_logits")
+    """BCE on logits x: weight * ((1 - y) x + (1 + (pos_weight - 1) y) log(1 + exp(-x))), computed stably.
+
+    target: same shape as input (soft targets allowed); weight: broadcastable to input; pos_weight:
+    broadcastable to input (usually (C,) for input (N, C)), weighs the positive term. reduction as in BCE.
+
+        >>> loss = binary_cross_entropy_with_logits(mg.randn(64, 1), mg.ones(64, 1))
+    """
+    fn = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, fn)
+    _check_target(fn, input, target, weight)
+    if pos_weight is not None:
+        _check_target(fn, input, target, pos_weight)
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
+
+
+# ------------------------------------------------------------------------------------------------ padding
+
+class ReflectionPad2d(Function):
+    @staticmethod
+    def forward(ctx, x, pad):
+        ctx.pad = pad
+        return kernels.reflection_pad2d_forward(x, pad)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return kernels.reflection_pad2d_backward(gy, ctx.pad), None
+
+
+class ConstantPad(Function):
+    """Pad (or crop, for negative amounts) the trailing dims with a constant."""
+
+    @staticmethod
+    def forward(ctx, x, pad, value):
+        xp = backend.get_array_module(x)
+        lead = x.ndim - len(pad) // 2
+        # pad[0:2] is the last dim, pad[2:4] the one before, ...
+        amounts = [(0, 0)] * lead + [(pad[2 * k], pad[2 * k + 1]) for k in reversed(range(len(pad) // 2))]
+        shape = tuple(n + a + b for n, (a, b) in zip(x.shape, amounts))
+        if min(shape) < 0:
+            raise ValueError(f"pad: padding {pad} makes a negative size {shape} from input shape {x.shape}")
+        src = tuple(slice(max(-a, 0), n - max(-b, 0)) for n, (a, b) in zip(x.shape, amounts))
+        dst = tuple(slice(max(a, 0), m - max(b, 0)) for m, (a, b) in zip(shape, amounts))
+        y = xp.full(shape, value, dtype=x.dtype)
+        y[dst] = x[src]
+        ctx.slices, ctx.shape = (src, dst), x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        src, dst = ctx.slices
+        gx = backend.get_array_module(gy).zeros(ctx.shape, dtype=gy.dtype)
+        gx[src] = gy[dst]
+        return gx, None, None
+
+
+def pad(input, pad, mode="constant", value=0):
+    """Pad the last len(pad)//2 dims; pad = (left, right, top, bottom, ...) as in PyTorch (last dim first).
+
+    mode 'constant' (any ndim; negative amounts crop) or 'reflect' (4-D input, pads of the last two dims,
+    each smaller than that dim, the edge pixel not repeated).
+
+        >>> pad(mg.randn(1, 3, 8, 8), (3, 3, 3, 3), mode="reflect").shape     # (1, 3, 14, 14)
+    """
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: padding length must be even and at most 2 * input.ndim ({2 * input.ndim}), "
+                         f"got {len(pad)}")
+    if mode == "constant":
+        return ConstantPad.apply(input, pad, value)
+    if mode != "reflect":
+        raise NotImplementedError(f"pad: mode must be 'constant' or 'reflect', got {mode!r}")
+    if input.ndim != 4 or len(pad) not in (2, 4):
+        raise NotImplementedError(f"pad: mode='reflect' supports 4-D input with 2 or 4 pad values, got "
+                                  f"{input.ndim}-D input and {len(pad)} values")
+    pad = pad + (0, 0) * (len(pad) == 2)
+    for k, dim in ((0, 3), (2, 2)):
+        if min(pad[k], pad[k + 1]) < 0 or max(pad[k], pad[k + 1]) >= input.shape[dim]:
+            raise ValueError(f"pad: padding size should be less than the corresponding input dimension, but "
+                             f"got padding ({pad[k]}, {pad[k + 1]}) at dimension {dim} of input "
+                             f"{list(input.shape)}")
+    return ReflectionPad2d.apply(input, pad)

@@ -1,0 +1,315 @@
+"""CPU kernels: Numba loops plus BLAS matrix products, with the same names and signatures as reference.py.
+
+Read reference.py first: it has the math, the shapes and the column layout. This file is the fast
+version of the same functions:
+
+- Convolutions run as im2col -> GEMM -> col2im over chunks of the batch (a few MB of columns at a time,
+  so they stay in cache and the scratch buffers stay small). GEMMs go to numpy's BLAS with `out=`,
+  into per-thread scratch arrays that are reused across calls: big temporaries allocated afresh each call
+  come back as fresh pages, which costs more than the copies themselves.
+- Layers with a few output channels (64 -> 3 at 256x256, say) skip the columns: a GEMM with 3 rows runs
+  at a tenth of BLAS speed and its column matrix is hundreds of MB. Direct loops (cpu_direct.py) do them.
+- Elementwise and norm kernels are fused Numba loops; small arrays use the serial kernel, since waking
+  the worker threads costs more than the work.
+
+Threading: numpy's OpenBLAS and Numba each keep a pool of threads. With OpenMP's default wait policy,
+Numba's idle workers spin for milliseconds after each parallel loop, and on 2 cores they steal the CPU from
+the next GEMM (timings then come in multiples of the scheduler's 4 ms slice). This module sets
+OMP_WAIT_POLICY=PASSIVE (unless already set) before Numba starts its OpenMP pool, so idle workers sleep at
+once. That only works when this module is imported before anything else loads libgomp (torch does):
+`threading_info()` tells whether it took effect. See docs/kernels.md.
+
+Debugging: NUMBA_DISABLE_JIT=1 runs every kernel as plain Python (slow, but pdb and print work);
+NUMBA_NUM_THREADS=1 runs the parallel loops on one thread.
+"""
+import os
+import threading
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # must precede the first parallel Numba call
+
+import numpy as np                                       # noqa: E402
+
+from . import cpu_direct, cpu_nchw, cpu_nhwc              # noqa: E402
+from .reference import conv_output_size, conv_transpose_output_size   # noqa: E402
+
+PARALLEL_MIN = 1 << 17        # elements below which elementwise kernels run on the calling thread
+CHUNK_BYTES = 8 << 20         # target size of one chunk of im2col columns
+NHWC_MIN_CHANNELS = 8         # channels-last columns for images with at least this many channels
+NHWC_MAX_WIDTH = 32           # ... and a column grid at most this wide (NCHW runs are grid-width long)
+_scratch = threading.local()
+
+
+def workspace(name, shape, dtype):
+    """A per-thread scratch array of `shape`, reused across calls (grown when too small). Contents undefined."""
+    size = int(np.prod(shape))
+    buffers = _scratch.__dict__.setdefault("buffers", {})
+    buf = buffers.get((name, np.dtype(dtype)))
+    if buf is None or buf.size < size:
+        buf = buffers[(name, np.dtype(dtype))] = np.empty(max(size, 1), dtype)
+    return buf[:size].reshape(shape)
+
+
+def threading_info():
+    """How the thread pools are set up: Numba's layer, OpenMP's wait policy, OpenBLAS's core type."""
+    import numba
+    try:
+        layer = numba.threading_layer()
+    except ValueError:        # no parallel kernel has run yet
+        layer = "not started"
+    try:
+        with open("/proc/self/maps") as maps:
+            gomp_loaded = "libgomp" in maps.read()
+    except OSError:
+        gomp_loaded = None
+    return {"numba_threading_layer": layer, "numba_threads": numba.get_num_threads(),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "libgomp_loaded": gomp_loaded,
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset: detected)")}
+
+
+def _no_bias(dtype):
+    return np.empty(0, dtype)
+
+
+# ------------------------------------------------------------------------------------- conv pipelines
+# A conv has a column side (im2col, then a GEMM with the weights: conv forward, convT backward-input)
+# and an image side (a GEMM, then col2im: conv backward-input, convT forward); the weight gradient is a
+# third GEMM that shares the column side's or the image side's operands. Each side runs over chunks of
+# the batch, in one of two layouts: NCHW columns (cpu_nchw) for images with few channels, NHWC
+# columns (cpu_nhwc) otherwise.
+
+def _geometry(kernel, stride, padding, dilation, grid):
+    """The int tuple the kernels take: (kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo), (Ho, Wo) = column grid."""
+    return (kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+            dilation[0], dilation[1], grid[0], grid[1])
+
+
+def _chunk(N, K, L, dtype):
+    """Samples per chunk so that a chunk's (K, nb*L) column block is about CHUNK_BYTES."""
+    return int(max(1, min(N, CHUNK_BYTES // max(1, K * L * np.dtype(dtype).itemsize))))
+
+
+def _channels_last(C, geom):
+    """NHWC columns when a patch row (kw*C floats) is long and an NCHW row (grid width Wo) is short."""
+    return C >= NHWC_MIN_CHANNELS and geom[9] <= NHWC_MAX_WIDTH
+
+
+def _accumulate(acc, a, b, first):
+    """acc = a @ b on the first chunk, acc += a @ b afterwards (through a scratch product)."""
+    if first:
+        np.matmul(a, b, out=acc)
+    else:
+        acc += np.matmul(a, b, out=workspace("gw", acc.shape, acc.dtype))
+
+
+def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
+    """With cols = im2col(src (N, C, H, W)) and K = C*kh*kw:
+
+    out (N, O, Ho, Wo) = w (O, C, kh, kw) applied to cols, + bias    when w/out are given
+    returns gw (O', C, kh, kw) = grad_src (N, O', Ho, Wo) against cols   when grad_src is given
+    """
+    N, C, H, W = src.shape
+    kh, kw, L = geom[0], geom[1], geom[8] * geom[9]
+    K = C * kh * kw
+    nhwc = _channels_last(C, geom)
+    nb = _chunk(N, K, L, src.dtype)
+    bias = _no_bias(src.dtype) if bias is None else bias
+    out3 = None if out is None else out.reshape(N, out.shape[1], L)
+    if nhwc:
+        srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
+        cpu_nhwc.to_nhwc(src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
+        w2 = None if w is None else cpu_nhwc.weight_rows(w)                   # (O, kh*kw*C)
+    else:
+        w2 = None if w is None else w.reshape(w.shape[0], K)                   # (O, C*kh*kw)
+    gw = gT = None
+    if grad_src is not None:
+        Og = grad_src.shape[1]
+        gw = np.empty((Og, K), src.dtype)
+        if nhwc:
+            gT = workspace("nhwc_grad", (N, L, Og), src.dtype)
+            cpu_nhwc.to_nhwc(grad_src.reshape(N, Og, L), 0, N, gT)
+        else:
+            gT = grad_src.reshape(N, Og, L)
+    for n0 in range(0, N, nb):
+        m = min(nb, N - n0)
+        if nhwc:
+            colsT = workspace("cols", (m * L, K), src.dtype)
+            cpu_nhwc.im2col(srch, C, n0, m, geom, colsT)
+            if out is not None:
+                Y = np.matmul(colsT, w2.T, out=workspace("rows", (m * L, w2.shape[0]), src.dtype))
+                cpu_nhwc.to_nchw(Y.reshape(m, L, -1), n0, bias, out3)
+            if gw is not None:                                            # (O', m*L) @ (m*L, K)
+                _accumulate(gw, gT[n0: n0 + m].reshape(m * L, -1).T, colsT, n0 == 0)
+            continue
+        cols = workspace("cols", (K, m * L), src.dtype)
+        cpu_nchw.im2col(src, n0, m, geom, cols)
+        if out is not None:
+            if m == 1 and bias.size == 0:
+                np.matmul(w2, cols, out=out3[n0])                            # (O, K) @ (K, L)
+            else:
+                Y = np.matmul(w2, cols, out=workspace("rows", (w2.shape[0], m * L), src.dtype))
+                cpu_nchw.rows_to_images(Y, n0, m, bias, out3)
+        if gw is not None:
+            S = gT[n0] if m == 1 else workspace("rows2", (gT.shape[1], m * L), src.dtype)
+            if m > 1:
+                cpu_nchw.images_to_rows(gT, n0, m, S)
+            _accumulate(gw, S, cols.T, n0 == 0)                           # (O', m*L) @ (m*L, K)
+    if gw is None:
+        return None
+    shape = (gw.shape[0], C, kh, kw)
+    return cpu_nhwc.weight_from_rows(gw, shape) if nhwc else gw.reshape(shape)
+
+
+def _image_side(src, w, geom, out, bias=None, gw_src=None):
+    """With S = src (N, O, Ho, Wo) and w (O, C, kh, kw):
+
+    out (N, C, H, W) = col2im(w applied transposed to S) + bias     (conv backward-input, convT forward)
+    returns gw (O, C, kh, kw) = S against im2col(gw_src (N, C, H, W))   when gw_src is given, sharing S
+    """
+    N, O = src.shape[:2]
+    C, H, W = out.shape[1:]
+    kh, kw, L = geom[0], geom[1], geom[8] * geom[9]
+    K = C * kh * kw
+    nhwc = _channels_last(C, geom)
+    nb = _chunk(N, K, L, src.dtype)
+    bias = _no_bias(src.dtype) if bias is None else bias
+    gw = None if gw_src is None else np.empty((O, K), src.dtype)
+    if nhwc:
+        w2 = cpu_nhwc.weight_rows(w)                                          # (O, kh*kw*C)
+        sT = workspace("nhwc_grad", (N, L, O), src.dtype)
+        cpu_nhwc.to_nhwc(src.reshape(N, O, L), 0, N, sT)
+        outh = workspace("nhwc_out", (N, H, W * C), src.dtype)
+        if gw_src is not None:
+            srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
+            cpu_nhwc.to_nhwc(gw_src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
+    else:
+        w2 = w.reshape(O, K)
+        s3 = src.reshape(N, O, L)
+    for n0 in range(0, N, nb):
+        m = min(nb, N - n0)
+        if nhwc:
+            S = sT[n0: n0 + m].reshape(m * L, O)
+            colsT = np.matmul(S, w2, out=workspace("cols", (m * L, K), src.dtype))   # (m*L, O) @ (O, K)
+            cpu_nhwc.col2im(colsT, C, n0, m, geom, bias, outh)
+            if gw is not None:
+                cpu_nhwc.im2col(srch, C, n0, m, geom, colsT)
+                _accumulate(gw, S.T, colsT, n0 == 0)                          # (O, m*L) @ (m*L, K)
+            continue
+        S = s3[n0] if m == 1 else workspace("rows", (O, m * L), src.dtype)
+        if m > 1:
+            cpu_nchw.images_to_rows(s3, n0, m, S)
+        cols = np.matmul(w2.T, S, out=workspace("cols", (K, m * L), src.dtype))   # (K, O) @ (O, m*L)
+        cpu_nchw.col2im(cols, n0, m, geom, bias, out)
+        if gw is not None:
+            cpu_nchw.im2col(gw_src, n0, m, geom, cols)
+            _accumulate(gw, S, cols.T, n0 == 0)                               # (O, m*L) @ (m*L, K)
+    if nhwc:
+        cpu_nhwc.to_nchw(outh.reshape(N, H * W, C), 0, _no_bias(src.dtype), out.reshape(N, C, H * W))
+    if gw is None:
+        return None
+    return cpu_nhwc.weight_from_rows(gw, w.shape) if nhwc else gw.reshape(w.shape)
+
+
+def _bias_grad(gy):
+    """gb (C,) = gy (N, C, H, W) summed over N, H, W."""
+    out = np.empty(gy.shape[1], np.float64)
+    cpu_nchw.channel_sum(gy.reshape(gy.shape[0], gy.shape[1], -1), out)
+    return out.astype(gy.dtype)
+
+
+def _contiguous(*arrays):
+    return [None if a is None else np.ascontiguousarray(a) for a in arrays]
+
+
+# ----------------------------------------------------------------------------------------------- conv2d
+
+def conv2d_forward(x, w, b, stride, padding, dilation):
+    """y (N, O, Ho, Wo) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (O,) or None. See reference.py."""
+    x, w, b = _contiguous(x, w, b)
+    N, _, H, W = x.shape
+    O, C, kh, kw = w.shape
+    Ho, Wo = (conv_output_size((H, W)[a], (kh, kw)[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
+    geom = _geometry((kh, kw), stride, padding, dilation, (Ho, Wo))
+    y = np.empty((N, O, Ho, Wo), x.dtype)
+    if cpu_direct.suits(O, Wo):
+        cpu_direct.forward(x, w, _no_bias(x.dtype) if b is None else b, geom, y)
+    else:
+        _column_side(x, geom, w=w, out=y, bias=b)
+    return y
+
+
+def conv2d_backward(x, w, gy, stride, padding, dilation, needs=(True, True, True)):
+    """(gx, gw, gb) of conv2d_forward for gy (N, O, Ho, Wo); None where needs[k] is False."""
+    x, w, gy = _contiguous(x, w, gy)
+    geom = _geometry(w.shape[2:], stride, padding, dilation, gy.shape[2:])
+    gx = gw = None
+    if cpu_direct.suits(w.shape[0], gy.shape[3]):
+        if needs[0]:
+            gx = np.empty_like(x)
+            cpu_direct.backward_input(gy, w, geom, gx)
+        if needs[1]:
+            gw = np.empty_like(w)
+            cpu_direct.backward_weight(x, gy, geom, gw)
+    elif needs[0]:
+        gx = np.empty_like(x)
+        gw = _image_side(gy, w, geom, gx, gw_src=x if needs[1] else None)
+    elif needs[1]:
+        gw = _column_side(x, geom, grad_src=gy)
+    return gx, gw, (_bias_grad(gy) if needs[2] else None)
+
+
+# ------------------------------------------------------------------------------------- conv_transpose2d
+# A transposed conv is a conv run backwards: its weight (C_in, C_out, kh, kw) is a conv weight with
+# O = C_in, C = C_out, its forward is that conv's image side and its input gradient the column side.
+
+def conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation):
+    """y (N, C_out, Ho, Wo) = conv_transpose(x (N, C_in, H, W), w (C_in, C_out, kh, kw)) + b. See reference.py."""
+    x, w, b = _contiguous(x, w, b)
+    N, Cin, H, W = x.shape
+    _, Cout, kh, kw = w.shape
+    Ho, Wo = (conv_transpose_output_size((H, W)[a], (kh, kw)[a], stride[a], padding[a], output_padding[a],
+                                         dilation[a]) for a in (0, 1))
+    y = np.empty((N, Cout, Ho, Wo), x.dtype)
+    _image_side(x, w, _geometry((kh, kw), stride, padding, dilation, (H, W)), y, bias=b)
+    return y
+
+
+def conv_transpose2d_backward(x, w, gy, stride, padding, output_padding, dilation, needs=(True, True, True)):
+    """(gx, gw, gb) of conv_transpose2d_forward: gx = conv2d(gy, w), gw = X @ im2col(gy).T."""
+    x, w, gy = _contiguous(x, w, gy)
+    geom = _geometry(w.shape[2:], stride, padding, dilation, x.shape[2:])
+    gx = gw = None
+    if needs[0]:
+        gx = np.empty_like(x)
+        gw = _column_side(gy, geom, w=w, out=gx, grad_src=x if needs[1] else None)
+    elif needs[1]:
+        gw = _column_side(gy, geom, grad_src=x)
+    return gx, gw, (_bias_grad(gy) if needs[2] else None)
+
+
+def im2col(x, kernel_size, stride, padding, dilation, out_size=None):
+    """Columns (C*kh*kw, N*Ho*Wo) of x (N, C, H, W); the layout of reference.im2col."""
+    (x,) = _contiguous(x)
+    N, C, H, W = x.shape
+    grid = out_size or tuple(conv_output_size((H, W)[a], kernel_size[a], stride[a], padding[a], dilation[a])
+                             for a in (0, 1))
+    cols = np.empty((C * kernel_size[0] * kernel_size[1], N * grid[0] * grid[1]), x.dtype)
+    cpu_nchw.im2col(x, 0, N, _geometry(kernel_size, stride, padding, dilation, grid), cols)
+    return cols
+
+
+def col2im(cols, x_shape, kernel_size, stride, padding, dilation, out_size=None):
+    """Fold columns (C*kh*kw, N*Ho*Wo) back into x_shape, summing overlaps; the adjoint of im2col."""
+    (cols,) = _contiguous(cols)
+    N, C, H, W = x_shape
+    grid = out_size or tuple(conv_output_size((H, W)[a], kernel_size[a], stride[a], padding[a], dilation[a])
+                             for a in (0, 1))
+    out = np.empty(x_shape, cols.dtype)
+    cpu_nchw.col2im(cols, 0, N, _geometry(kernel_size, stride, padding, dilation, grid), _no_bias(cols.dtype), out)
+    return out
+
+
+from .cpu_pointwise import (  # noqa: E402,F401  (the norm, activation, loss and padding kernels)
+    batch_norm_apply, batch_norm_backward, batch_norm_stats, binary_cross_entropy_backward,
+    binary_cross_entropy_forward, binary_cross_entropy_with_logits_backward,
+    binary_cross_entropy_with_logits_forward, leaky_relu_backward, leaky_relu_forward,
+    reflection_pad2d_backward, reflection_pad2d_forward)

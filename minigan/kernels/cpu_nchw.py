@@ -1,0 +1,96 @@
+"""Channels-first (NCHW) column kernels: the layout of reference.im2col, used by cpu.py for images with
+few channels (an RGB input, say), where a row of Wo pixels is a longer run than kw*C channels.
+
+cols is (C*kh*kw, N*Ho*Wo) as in reference.py; these kernels fill or fold one chunk of samples
+(n0 .. n0+nb) at a time. Debug with NUMBA_DISABLE_JIT=1.
+"""
+from numba import njit, prange
+
+from .cpu_direct import _add, _copy, _taps, _valid
+
+
+@njit(parallel=True, cache=True)
+def im2col(x, n0, nb, geom, cols):
+    """cols (C*kh*kw, nb*Ho*Wo) <- patches of samples n0..n0+nb of x (N, C, H, W); geom as in cpu._geometry."""
+    kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    L = Ho * Wo
+    for r in prange(C * kh * kw):
+        c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
+        off = j * dw - pw
+        lo, hi = _valid(Wo, W, sw, off)
+        for n in range(nb):
+            for ho in range(Ho):
+                row = cols[r, n * L + ho * Wo: n * L + ho * Wo + Wo]
+                h = ho * sh - ph + i * dh
+                if h < 0 or h >= H or hi == lo:
+                    row[:] = 0
+                    continue
+                row[:lo] = 0
+                row[hi:] = 0
+                if sw == 1:
+                    row[lo:hi] = x[n0 + n, c, h, lo + off: hi + off]
+                else:
+                    _copy(row[lo:hi], _taps(x[n0 + n, c, h], lo, hi, sw, off))
+
+
+@njit(parallel=True, cache=True)
+def col2im(cols, n0, nb, geom, bias, out):
+    """out[n0:n0+nb] (nb, C, H, W) <- bias + sum of the columns' taps (the adjoint of _im2col)."""
+    kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
+    C, H, W = out.shape[1], out.shape[2], out.shape[3]
+    L = Ho * Wo
+    for t in prange(nb * C):
+        n, c = t // C, t % C
+        plane = out[n0 + n, c]
+        plane[:] = bias[c] if bias.size else 0
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                off = j * dw - pw
+                lo, hi = _valid(Wo, W, sw, off)
+                if hi == lo:
+                    continue
+                for ho in range(Ho):
+                    h = ho * sh - ph + i * dh
+                    if h < 0 or h >= H:
+                        continue
+                    src = cols[r, n * L + ho * Wo + lo: n * L + ho * Wo + hi]
+                    if sw == 1:
+                        _add(plane[h, lo + off: hi + off], src)
+                    else:
+                        _add(_taps(plane[h], lo, hi, sw, off), src)
+
+
+@njit(parallel=True, cache=True)
+def rows_to_images(Y, n0, nb, bias, out):
+    """out[n0 + n, o, :] = Y[o, n*L:(n+1)*L] + bias[o]; Y (O, nb*L), out (N, O, L)."""
+    O, L = out.shape[1], out.shape[2]
+    for t in prange(nb * O):
+        n, o = t // O, t % O
+        b = bias[o] if bias.size else 0
+        dst = out[n0 + n, o]
+        src = Y[o, n * L: n * L + L]
+        for k in range(L):
+            dst[k] = src[k] + b
+
+
+@njit(parallel=True, cache=True)
+def images_to_rows(a, n0, nb, S):
+    """S[c, n*L:(n+1)*L] = a[n0 + n, c, :]; a (N, C, L), S (C, nb*L)."""
+    C, L = a.shape[1], a.shape[2]
+    for t in prange(nb * C):
+        n, c = t // C, t % C
+        S[c, n * L: n * L + L] = a[n0 + n, c]
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+def channel_sum(a, out):
+    """out[c] = sum of a[:, c, :] for a (N, C, L), accumulated in float64."""
+    N, C, L = a.shape
+    for c in prange(C):
+        s = 0.0
+        for n in range(N):
+            for k in range(L):
+                s += a[n, c, k]
+        out[c] = s

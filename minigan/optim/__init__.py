@@ -1,0 +1,13 @@
+"""minigan.optim: SGD, Adam and learning-rate schedulers, with torch.optim's names and semantics.
+
+    >>> from minigan import nn, optim
+    >>> G = nn.Linear(2, 2)
+    >>> opt = optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    >>> sched = optim.lr_scheduler.LinearDecayLR(opt, n_epochs=100, n_epochs_decay=100)
+"""
+from . import lr_scheduler
+from .lr_scheduler import LambdaLR, LinearDecayLR, LRScheduler, StepLR
+from .optimizer import SGD, Adam, Optimizer
+
+__all__ = ["Optimizer", "SGD", "Adam", "lr_scheduler", "LRScheduler", "LambdaLR", "StepLR",
+           "LinearDecayLR"]
