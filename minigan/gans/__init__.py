@@ -1,0 +1,15 @@
+"""GAN trainers, one per family, and what they share: adversarial losses and the training loop.
+
+    >>> from minigan.gans import GAN, TrainingLoop
+    >>> gan = GAN(G, D, g_opt, d_opt, latent_shape=(2,), pack=2)
+    >>> TrainingLoop(gan, loader, "out/gan", steps=3000).run()
+"""
+from .cyclegan import CycleGAN
+from .gan import GAN, pack_samples
+from .image_pool import ImagePool
+from .losses import LOSSES, discriminator_loss, generator_loss
+from .pix2pix import Pix2Pix
+from .trainer import NonFiniteLossError, TrainingLoop
+
+__all__ = ["GAN", "pack_samples", "LOSSES", "discriminator_loss", "generator_loss",
+           "TrainingLoop", "NonFiniteLossError", "Pix2Pix", "CycleGAN", "ImagePool"]

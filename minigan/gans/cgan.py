@@ -1,0 +1,136 @@
+"""The conditional GAN trainer (Mirza and Osindero 2014): G and D both see a class label.
+
+``CGAN`` is ``GAN`` with labels: ``train_step(real, labels)`` makes ``d_steps`` discriminator updates
+on (real, its labels) and (G(z, y), y) for labels y drawn uniformly, then one generator update on
+the last fakes. Every option of ``GAN`` carries over except packing: ``loss`` ("lsgan" by default,
+as PyTorch-GAN's cGAN; "vanilla", "non_saturating", "hinge"), ``real_label`` < 1 (one-sided label
+smoothing), ``instance_noise`` (annealed over ``instance_noise_steps``), ``d_steps``, ``ema_decay``.
+
+G is called as ``G(z, labels)`` with z (B, latent_dim) and labels (B,) int64; D as
+``D(images, labels)`` -> scores with batch first (``minigan.models.cgan`` has both).
+
+    >>> cgan = CGAN(G, D, optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
+    ...             optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)), latent_dim=100)
+    >>> cgan.train_step(images, labels)           # -> {"d_loss": 0.25, "g_loss": 0.14}
+    >>> grid = cgan.sample(class_rows(10, 8))     # (80, 1, 32, 32): row k holds 8 samples of class k
+
+Sample with BatchNorm in eval mode (``sample`` does): in train mode a batch of one class is
+normalised by its own statistics, which wipes out the label, and the classifier reads chance.
+"""
+import numpy as np
+
+from .. import autograd
+from ..autograd import no_grad
+from . import losses
+from .gan import GAN
+
+
+def class_rows(n_classes, per_class):
+    """Labels for a grid with one row per class: (n_classes * per_class,) int64, [0]*k + [1]*k..."""
+    return np.repeat(np.arange(n_classes, dtype=np.int64), per_class)
+
+
+class CGAN(GAN):
+    """Trains a label-conditioned G against a label-conditioned D; see the module docstring.
+
+    Args:
+        generator, discriminator: modules called as ``G(z, labels)`` and ``D(images, labels)``.
+        g_optimizer, d_optimizer: their optimizers.
+        latent_dim: length of the noise vector z.
+        n_classes: labels are 0 .. n_classes - 1.
+        loss, d_steps, real_label, instance_noise, instance_noise_steps, schedulers, ema_decay:
+            as in ``GAN``.
+    """
+
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, latent_dim=100,
+                 n_classes=10, loss="lsgan", d_steps=1, real_label=1.0, instance_noise=0.0,
+                 instance_noise_steps=None, schedulers=(), ema_decay=None):
+        super().__init__(generator, discriminator, g_optimizer, d_optimizer, (latent_dim,),
+                         loss=loss, d_steps=d_steps, pack=1, real_label=real_label,
+                         instance_noise=instance_noise, instance_noise_steps=instance_noise_steps,
+                         schedulers=schedulers, ema_decay=ema_decay)
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) \
+                or n_classes < 2:
+            raise ValueError(f"CGAN: n_classes must be an int >= 2, got {n_classes!r}")
+        self.n_classes = int(n_classes)
+
+    def random_labels(self, n):
+        """n labels drawn uniformly from minigan's global generator: (n,) int64 Tensor."""
+        return autograd.randint(0, self.n_classes, (n,), device=self.device)
+
+    def discriminate(self, x, labels):
+        """D's scores for samples x (B, ...) with their labels (B,), after instance noise."""
+        std = self._noise_std()
+        if std > 0:
+            x = x + std * autograd.randn(*x.shape, dtype=x.dtype, device=x.device)
+        return self.D(x, labels)
+
+    def _check_labels(self, labels, batch):
+        if labels.ndim != 1 or labels.shape[0] != batch or labels.dtype.kind not in "iu":
+            raise ValueError(f"CGAN: labels must be an int Tensor of shape ({batch},), got "
+                             f"{labels.dtype} of shape {labels.shape}")
+
+    def train_step(self, real, labels):
+        """One cGAN iteration on real images (B, ...) and their labels (B,) ->
+        {"d_loss": float, "g_loss": float}."""
+        self._check_labels(labels, real.shape[0])
+        if real.device != self.device:
+            real, labels = real.to(self.device), labels.to(self.device)
+        self.G.train()
+        self.D.train()
+        batch = real.shape[0]
+        for i in range(self.d_steps):
+            fake_labels = self.random_labels(batch)
+            if i < self.d_steps - 1:
+                with no_grad():
+                    fake = self.G(self.noise(batch), fake_labels)
+            else:
+                fake = self.G(self.noise(batch), fake_labels)  # keeps its graph for the G step
+            d_loss = losses.discriminator_loss(self.discriminate(real, labels),
+                                               self.discriminate(fake.detach(), fake_labels),
+                                               self.loss, self.real_label)
+            self.d_optimizer.zero_grad()
+            d_loss.backward()
+            self.d_optimizer.step()
+
+        self._set_requires_grad(self.D, False)
+        try:
+            g_loss = losses.generator_loss(self.discriminate(fake, fake_labels), self.loss)
+            self.g_optimizer.zero_grad()
+            g_loss.backward()
+            self.g_optimizer.step()
+        finally:
+            self._set_requires_grad(self.D, True)
+        for scheduler in self.schedulers:
+            scheduler.step()
+        if self.G_ema is not None:
+            self._update_ema()
+        self.step += 1
+        values = autograd.stack([d_loss.detach(), g_loss.detach()]).numpy()  # one device sync
+        return {"d_loss": float(values[0]), "g_loss": float(values[1])}
+
+    def sample(self, labels, z=None, ema=False, batch_size=1024):
+        """Images of the requested ``labels`` ((n,) ints: array, list or Tensor), G in eval mode,
+        without a graph: (n, C, H, W) Tensor. ``z`` (n, latent_dim) fixes the noise."""
+        data = labels.numpy() if isinstance(labels, autograd.Tensor) else np.asarray(labels)
+        if data.ndim != 1 or data.dtype.kind not in "iu":
+            raise ValueError(f"CGAN.sample: labels must be a 1-D sequence of ints, got "
+                             f"{data.dtype} of shape {data.shape}")
+        n = len(data)
+        labels = autograd.tensor(data.astype(np.int64), device=self.device)
+        if ema and self.G_ema is None:
+            raise ValueError("CGAN.sample: ema=True needs a CGAN built with ema_decay")
+        G = self.G_ema if ema else self.G
+        z = self.noise(n) if z is None else autograd.tensor(z, device=self.device)
+        if tuple(z.shape) != (n, *self.latent_shape):
+            raise ValueError(f"CGAN.sample: z must have shape {(n, *self.latent_shape)}, got "
+                             f"{z.shape}")
+        was_training = G.training
+        G.eval()
+        try:
+            with no_grad():
+                parts = [G(z[i:i + batch_size], labels[i:i + batch_size])
+                         for i in range(0, n, batch_size)]
+        finally:
+            G.train(was_training)
+        return parts[0] if len(parts) == 1 else autograd.cat(parts, 0)

@@ -1,0 +1,163 @@
+"""The CycleGAN trainer (Zhu et al. 2017): unpaired translation between domains X and Y.
+
+Two generators, G: X -> Y and F: Y -> X, and two discriminators, D_Y (real Y vs G(x)) and D_X
+(real X vs F(y)). One ``train_step(x, y)`` follows the reference implementation:
+
+    fake_y = G(x), rec_x = F(fake_y), fake_x = F(y), rec_y = G(fake_x)
+    G and F (D frozen), one Adam for both:
+        crit(D_Y(fake_y), 1) + crit(D_X(fake_x), 1)                         adversarial
+      + lambda_cycle * (|rec_x - x|_1 + |rec_y - y|_1)                       cycle consistency
+      + lambda_identity * lambda_cycle * (|G(y) - y|_1 + |F(x) - x|_1)      identity
+    D_Y and D_X, one Adam for both, each on a fake drawn through its image pool (50 earlier fakes):
+        (crit(D_Y(y), 1) + crit(D_Y(pool_Y(fake_y)), 0)) / 2 + the same for D_X
+
+with crit = MSE (LSGAN, the default) or BCE with logits; Adam(lr 2e-4, betas (0.5, 0.999)); the
+learning rate constant for ``epochs`` epochs, then decaying linearly to zero over ``epochs_decay``
+(call ``end_epoch()`` after each epoch).
+
+    >>> trainer = CycleGAN(ResnetGenerator(3, 3, 32, 6), ResnetGenerator(3, 3, 32, 6),
+    ...                    PatchDiscriminator(3, 32, norm="instance"),
+    ...                    PatchDiscriminator(3, 32, norm="instance"), epochs=5, epochs_decay=5)
+    >>> losses = trainer.train_step(summer, winter)      # (1, 3, 64, 64) each, unpaired
+    >>> winter_hat = trainer.translate(summer)           # G(x); direction="YtoX" gives F(y)
+"""
+import itertools
+
+from ..autograd import no_grad, stack
+from ..nn.functional import l1_loss
+from ..optim import Adam, LinearDecayLR
+from .image_pool import ImagePool
+from .translation import (as_rgb, check_translation_loss, discriminator_term, frozen,
+                          generator_term)
+
+DIRECTIONS = ("XtoY", "YtoX")
+
+
+class CycleGAN:
+    """Trains G: X -> Y and F: Y -> X against D_X and D_Y; see the module docstring.
+
+    Args:
+        G, F: generators X -> Y and Y -> X (e.g. ``ResnetGenerator``).
+        D_X, D_Y: discriminators of domain X and Y images (e.g. ``PatchDiscriminator``).
+        lr, betas: Adam's settings (one optimizer for G and F, one for D_X and D_Y).
+        lambda_cycle: weight of both cycle-consistency terms (10 in the paper).
+        lambda_identity: identity weight relative to lambda_cycle (0.5; 0 turns it off).
+        pool_size: fakes kept per domain for the discriminators (50; 0 = no pool).
+        loss: "lsgan" (the paper's) or "non_saturating".
+        epochs, epochs_decay: the LR schedule (``optim.LinearDecayLR``), stepped by ``end_epoch``.
+    """
+
+    def __init__(self, G, F, D_X, D_Y, lr=2e-4, betas=(0.5, 0.999), lambda_cycle=10.0,
+                 lambda_identity=0.5, pool_size=50, loss="lsgan", epochs=100, epochs_decay=100):
+        for name, value in (("lambda_cycle", lambda_cycle), ("lambda_identity", lambda_identity)):
+            if not value >= 0:
+                raise ValueError(f"CycleGAN: {name} must be >= 0, got {value!r}")
+        self.G, self.F, self.D_X, self.D_Y = G, F, D_X, D_Y
+        self.loss = check_translation_loss(loss)
+        self.lambda_cycle, self.lambda_identity = float(lambda_cycle), float(lambda_identity)
+        self.opt_G = Adam(itertools.chain(G.parameters(), F.parameters()), lr=lr, betas=betas)
+        self.opt_D = Adam(itertools.chain(D_X.parameters(), D_Y.parameters()), lr=lr, betas=betas)
+        self.schedulers = [LinearDecayLR(opt, epochs, epochs_decay)
+                           for opt in (self.opt_G, self.opt_D)]
+        self.pool_X, self.pool_Y = ImagePool(pool_size), ImagePool(pool_size)
+        self.device = next(iter(G.parameters())).device
+        self.step = 0
+
+    def _models(self):
+        return (self.G, self.F, self.D_X, self.D_Y)
+
+    def train_step(self, x, y):
+        """One iteration on a batch of X images and a batch of (unrelated) Y images, each
+        (N, C, H, W) in [-1, 1]. Returns the losses: {"d_x", "d_y", "g_gan", "cycle", "idt"}
+        (g_gan: both adversarial terms; cycle and idt: weighted, as they enter G's loss)."""
+        if self.lambda_identity > 0 and x.shape[1] != y.shape[1]:
+            raise ValueError(f"CycleGAN.train_step: the identity loss compares G(y) with y, so X "
+                             f"and Y need the same channels, got {x.shape[1]} and {y.shape[1]}; "
+                             f"use lambda_identity=0")
+        x, y = x.to(self.device), y.to(self.device)
+        for model in self._models():
+            model.train()
+        fake_y = self.G(x)
+        rec_x = self.F(fake_y)
+        fake_x = self.F(y)
+        rec_y = self.G(fake_x)
+
+        with frozen(self.D_X, self.D_Y):
+            g_gan = generator_term(self.D_Y(fake_y), self.loss) + \
+                generator_term(self.D_X(fake_x), self.loss)
+            cycle = self.lambda_cycle * (l1_loss(rec_x, x) + l1_loss(rec_y, y))
+            g_loss = g_gan + cycle
+            idt = None
+            if self.lambda_identity > 0:
+                weight = self.lambda_cycle * self.lambda_identity
+                idt = weight * (l1_loss(self.G(y), y) + l1_loss(self.F(x), x))
+                g_loss = g_loss + idt
+            self.opt_G.zero_grad()
+            g_loss.backward()
+            self.opt_G.step()
+
+        d_y = discriminator_term(self.D_Y(y), self.D_Y(self.pool_Y.query(fake_y.detach())),
+                                 self.loss)
+        d_x = discriminator_term(self.D_X(x), self.D_X(self.pool_X.query(fake_x.detach())),
+                                 self.loss)
+        self.opt_D.zero_grad()
+        (d_x + d_y).backward()
+        self.opt_D.step()
+        self.step += 1
+        terms = [d_x, d_y, g_gan, cycle] + ([idt] if idt is not None else [])
+        values = stack([t.detach() for t in terms]).numpy()          # one device sync
+        names = ("d_x", "d_y", "g_gan", "cycle", "idt")
+        return {name: float(v) for name, v in zip(names, values)}
+
+    def end_epoch(self):
+        """Advance the learning-rate schedules by one epoch; returns the new lr."""
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return self.schedulers[0].get_last_lr()[0]
+
+    def translate(self, images, direction="XtoY"):
+        """G(images) ("XtoY") or F(images) ("YtoX") in eval mode without a graph:
+        (N, C, H, W) -> (N, C, H, W)."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"translate: direction must be 'XtoY' or 'YtoX', got {direction!r}")
+        model = self.G if direction == "XtoY" else self.F
+        was_training = model.training
+        model.eval()
+        try:
+            with no_grad():
+                return model(images.to(self.device))
+        finally:
+            model.train(was_training)
+
+    def sample_grid(self, x, y):
+        """Rows of real x | G(x) | F(G(x)) | real y | F(y) | G(F(y)) for x, y (N, C, H, W):
+        (6N, 3, H, W), to save with ``io.save_image_grid(path, grid, nrow=6)``."""
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"sample_grid: x and y need as many images, got {x.shape} and "
+                             f"{y.shape}")
+        fake_y = self.translate(x, "XtoY")
+        fake_x = self.translate(y, "YtoX")
+        columns = [x.to(self.device), fake_y, self.translate(fake_y, "YtoX"),
+                   y.to(self.device), fake_x, self.translate(fake_x, "XtoY")]
+        rows = stack([as_rgb(c) for c in columns], 1)                   # (N, 6, 3, H, W)
+        return rows.reshape(-1, 3, *x.shape[2:])                         # (6N, 3, H, W)
+
+    def state_dict(self):
+        """Models, optimizers, LR schedules, both image pools and the step counter."""
+        return {"step": self.step,
+                "G": self.G.state_dict(), "F": self.F.state_dict(),
+                "D_X": self.D_X.state_dict(), "D_Y": self.D_Y.state_dict(),
+                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+                "schedulers": [s.state_dict() for s in self.schedulers],
+                "pool_X": self.pool_X.state_dict(), "pool_Y": self.pool_Y.state_dict()}
+
+    def load_state_dict(self, state):
+        for name in ("G", "F", "D_X", "D_Y"):
+            getattr(self, name).load_state_dict(state[name])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        self.pool_X.load_state_dict(state["pool_X"], self.device)
+        self.pool_Y.load_state_dict(state["pool_Y"], self.device)
+        self.step = int(state["step"])

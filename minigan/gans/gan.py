@@ -1,0 +1,225 @@
+"""The unconditional GAN trainer (Goodfellow et al. 2014): MLP GANs on points, DCGANs on images.
+
+One ``train_step(real)`` makes ``d_steps`` discriminator updates, each on the real batch and a fresh
+batch of fakes, then one generator update. Options:
+
+- ``loss``: "vanilla", "non_saturating" (default), "lsgan", "hinge" (see ``gans.losses``);
+- ``real_label`` < 1: one-sided label smoothing;
+- ``pack`` > 1: PacGAN (Lin et al. 2018). D judges ``pack`` samples at once, all real or all fake,
+  which penalises a generator that covers few modes. Samples are joined along dim 1: points
+  (B, d) -> (B/pack, pack*d), images (B, C, H, W) -> (B/pack, pack*C, H, W), so D must be built
+  for ``pack`` times the input features/channels;
+- ``instance_noise`` = sigma: Gaussian noise added to every D input (real and fake), annealed
+  linearly to 0 over ``instance_noise_steps`` steps when given (Sønderby et al. 2017);
+- ``ema_decay``: keep an exponential moving average of G's weights; ``sample(ema=True)`` uses it.
+
+The generator maps noise of shape (B, *latent_shape) to samples: (B, d) points for an MLP with
+``latent_shape=(nz,)``, (B, C, H, W) images for a DCGAN with ``latent_shape=(nz, 1, 1)``. D maps
+samples to logits of any shape with batch first ((B, 1), or (B, 1, 1, 1)).
+
+    >>> gan = GAN(G, D, optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.999)),
+    ...           optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999)), latent_shape=(2,), pack=2)
+    >>> losses = gan.train_step(real)      # real: (B, 2) Tensor -> {"d_loss": 1.31, "g_loss": 0.74}
+    >>> points = gan.sample(2500)          # (2500, 2) Tensor
+"""
+import copy
+
+import numpy as np
+
+from .. import autograd
+from ..autograd import no_grad
+from . import losses
+
+
+def pack_samples(x, pack):
+    """Join each ``pack`` consecutive samples along dim 1: (B, n, ...) -> (B/pack, pack*n, ...)."""
+    if pack == 1:
+        return x
+    if x.shape[0] % pack:
+        raise ValueError(f"pack_samples: batch size {x.shape[0]} is not a multiple of pack={pack}")
+    return x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])  # sample-major order
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"GAN: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class GAN:
+    """Trains a generator G against a discriminator D; see the module docstring.
+
+    Args:
+        generator, discriminator: ``nn.Module``\\ s (already on the training device).
+        g_optimizer, d_optimizer: optimizers over G's and D's parameters.
+        latent_shape: int or tuple, the shape of one noise vector (``(nz,)`` or ``(nz, 1, 1)``).
+        loss: a name in ``losses.LOSSES``.
+        d_steps: discriminator updates per generator update (k in Goodfellow et al.).
+        pack: PacGAN packing degree (1 = a plain discriminator).
+        real_label: the discriminator's target for real data (0.9 = one-sided label smoothing).
+        instance_noise: std of the Gaussian noise added to D's inputs (0 = off).
+        instance_noise_steps: anneal that std linearly to 0 over this many steps (None = constant).
+        schedulers: LR schedulers stepped once per ``train_step`` (saved with the trainer).
+        ema_decay: decay of an exponential moving average of G's weights (None = off).
+    """
+
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, latent_shape,
+                 loss="non_saturating", d_steps=1, pack=1, real_label=1.0, instance_noise=0.0,
+                 instance_noise_steps=None, schedulers=(), ema_decay=None):
+        self.G, self.D = generator, discriminator
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        shape = (latent_shape,) if isinstance(latent_shape, (int, np.integer)) else latent_shape
+        self.latent_shape = tuple(_positive_int(n, "latent_shape entries") for n in shape)
+        self.loss = losses.check_loss(loss)
+        self.d_steps = _positive_int(d_steps, "d_steps")
+        self.pack = _positive_int(pack, "pack")
+        if not 0.0 < real_label <= 1.0:
+            raise ValueError(f"GAN: real_label must be in (0, 1], got {real_label!r}")
+        if real_label != 1.0 and self.loss == "hinge":
+            raise ValueError("GAN: label smoothing (real_label < 1) does not apply to the hinge "
+                             "loss")
+        self.real_label = float(real_label)
+        if not instance_noise >= 0:
+            raise ValueError(f"GAN: instance_noise must be >= 0, got {instance_noise!r}")
+        self.instance_noise, self.instance_noise_steps = float(instance_noise), instance_noise_steps
+        self.schedulers = list(schedulers)
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"GAN: ema_decay must be in (0, 1) or None, got {ema_decay!r}")
+        self.ema_decay = ema_decay
+        self.G_ema = None
+        if ema_decay is not None:
+            self.G_ema = copy.deepcopy(generator)
+            self.G_ema.eval()
+            for p in self.G_ema.parameters():
+                p.requires_grad_(False)
+        self.device = next(iter(generator.parameters())).device
+        self.step = 0
+
+    # ------------------------------------------------------------ pieces
+    def noise(self, n):
+        """n latent vectors from minigan's global generator: (n, *latent_shape) Tensor."""
+        return autograd.randn(n, *self.latent_shape, device=self.device)
+
+    def _noise_std(self):
+        if self.instance_noise_steps is None:
+            return self.instance_noise
+        return self.instance_noise * max(0.0, 1.0 - self.step / self.instance_noise_steps)
+
+    def discriminate(self, x):
+        """D's logits for samples x (B, ...): instance noise, packing, then D -> (B/pack, ...)."""
+        std = self._noise_std()
+        if std > 0:
+            x = x + std * autograd.randn(*x.shape, dtype=x.dtype, device=x.device)
+        return self.D(pack_samples(x, self.pack))
+
+    def _set_requires_grad(self, module, flag):
+        for p in module.parameters():
+            p.requires_grad_(flag)
+
+    # ------------------------------------------------------------ training
+    def train_step(self, real, *unused):
+        """One GAN iteration on a real batch (B, ...) -> {"d_loss": float, "g_loss": float}.
+
+        B must be a multiple of ``pack``. Further batch fields (labels of a labelled dataset) are
+        ignored: this GAN is unconditional. The fakes of the last D step are reused for the G step
+        (as in the DCGAN reference), so G runs forward once per step when ``d_steps`` is 1.
+        """
+        if real.shape[0] % self.pack:
+            raise ValueError(f"GAN.train_step: batch size {real.shape[0]} must be a multiple of "
+                             f"pack={self.pack}")
+        if real.device != self.device:
+            real = real.to(self.device)
+        self.G.train()
+        self.D.train()
+        batch = real.shape[0]
+        for i in range(self.d_steps):
+            if i < self.d_steps - 1:
+                with no_grad():
+                    fake = self.G(self.noise(batch))
+            else:
+                fake = self.G(self.noise(batch))  # keeps its graph for the G step below
+            d_loss = losses.discriminator_loss(self.discriminate(real),
+                                               self.discriminate(fake.detach()),
+                                               self.loss, self.real_label)
+            self.d_optimizer.zero_grad()
+            d_loss.backward()
+            self.d_optimizer.step()
+
+        self._set_requires_grad(self.D, False)  # G's step needs no gradients for D's weights
+        try:
+            g_loss = losses.generator_loss(self.discriminate(fake), self.loss)
+            self.g_optimizer.zero_grad()
+            g_loss.backward()
+            self.g_optimizer.step()
+        finally:
+            self._set_requires_grad(self.D, True)
+        for scheduler in self.schedulers:
+            scheduler.step()
+        if self.G_ema is not None:
+            self._update_ema()
+        self.step += 1
+        values = autograd.stack([d_loss.detach(), g_loss.detach()]).numpy()  # one device sync
+        return {"d_loss": float(values[0]), "g_loss": float(values[1])}
+
+    def _update_ema(self):
+        """ema <- decay * ema + (1 - decay) * G, for parameters; buffers (BN statistics) copied."""
+        with no_grad():
+            for ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                ema.data *= self.ema_decay
+                ema.data += (1.0 - self.ema_decay) * p.data
+            ema_state = self.G_ema.state_dict()
+            params = {name for name, _ in self.G_ema.named_parameters()}
+            buffers = {k: v for k, v in self.G.state_dict().items() if k not in params}
+            if buffers:
+                self.G_ema.load_state_dict({**ema_state, **buffers})
+
+    # ------------------------------------------------------------ sampling
+    def sample(self, n, z=None, ema=False, batch_size=1024):
+        """n generated samples (n, ...) as a Tensor, G in eval mode, without a graph.
+
+        ``z`` (n, *latent_shape) fixes the noise; ``ema=True`` samples from the averaged G.
+        G's train/eval mode is restored afterwards (its BN statistics are left untouched).
+        """
+        if ema and self.G_ema is None:
+            raise ValueError("GAN.sample: ema=True needs a GAN built with ema_decay")
+        G = self.G_ema if ema else self.G
+        z = self.noise(n) if z is None else z
+        if tuple(z.shape) != (n, *self.latent_shape):
+            raise ValueError(f"GAN.sample: z must have shape {(n, *self.latent_shape)}, got "
+                             f"{z.shape}")
+        was_training = G.training
+        G.eval()
+        try:
+            with no_grad():
+                parts = [G(z[i:i + batch_size]) for i in range(0, n, batch_size)]
+        finally:
+            G.train(was_training)
+        return parts[0] if len(parts) == 1 else autograd.cat(parts, 0)
+
+    # ------------------------------------------------------------ state
+    def state_dict(self):
+        """Models, optimizers, schedulers, the step counter (and the EMA generator)."""
+        state = {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
+                 "g_optimizer": self.g_optimizer.state_dict(),
+                 "d_optimizer": self.d_optimizer.state_dict(),
+                 "schedulers": [s.state_dict() for s in self.schedulers]}
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.g_optimizer.load_state_dict(state["g_optimizer"])
+        self.d_optimizer.load_state_dict(state["d_optimizer"])
+        if len(state["schedulers"]) != len(self.schedulers):
+            raise ValueError(f"GAN.load_state_dict: the state has {len(state['schedulers'])} "
+                             f"schedulers, this trainer has {len(self.schedulers)}")
+        for scheduler, s in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(s)
+        if self.G_ema is not None:
+            if "G_ema" not in state:
+                raise ValueError("GAN.load_state_dict: this trainer keeps an EMA generator but the "
+                                 "state has none (saved without ema_decay?)")
+            self.G_ema.load_state_dict(state["G_ema"])
+        self.step = int(state["step"])

@@ -1,0 +1,146 @@
+"""The Pix2Pix trainer (Isola et al. 2017): paired image-to-image translation A -> B.
+
+A generator G (a U-Net) maps A to B; a conditional PatchGAN D judges concat(A, B) pairs, real
+(A, B) against fake (A, G(A)). One ``train_step(a, b)`` follows the reference implementation:
+
+    fake_b = G(a)
+    D: loss_D = (crit(D([a, b]), 1) + crit(D([a, fake_b]), 0)) / 2       (fake_b detached)
+    G: loss_G = crit(D([a, fake_b]), 1) + lambda_l1 * |fake_b - b|_1      (D frozen)
+
+with crit = BCE with logits (``loss="non_saturating"``, the reference's "vanilla") or MSE
+(``"lsgan"``); Adam(lr 2e-4, betas (0.5, 0.999)) for each network; the learning rate constant for
+``epochs`` epochs, then decaying linearly over ``epochs_decay`` (call ``end_epoch()`` after each).
+
+    >>> trainer = Pix2Pix(unet_64(3, 3, ngf=32), PatchDiscriminator(6, ndf=32), epochs=5)
+    >>> losses = trainer.train_step(labels, photos)     # (B, 3, 64, 64) each
+    >>> photos_hat = trainer.translate(labels)          # eval mode, no graph
+"""
+from ..autograd import cat, no_grad, stack
+from ..nn.functional import l1_loss
+from ..nn import BatchNorm2d, Dropout
+from ..optim import Adam, LinearDecayLR
+from .translation import (as_rgb, check_translation_loss, discriminator_term, frozen,
+                          generator_term)
+
+NORM_STATS = ("running", "batch")
+
+
+class Pix2Pix:
+    """Trains G: A -> B against a conditional PatchGAN D; see the module docstring.
+
+    Args:
+        generator: (N, C_A, H, W) -> (N, C_B, H, W), e.g. ``unet_64``.
+        discriminator: (N, C_A + C_B, H, W) -> patch scores, e.g. ``PatchDiscriminator``.
+        lr, betas: Adam's settings for both networks.
+        lambda_l1: weight of the L1 term (100 in the paper).
+        loss: "non_saturating" (BCE, the paper's) or "lsgan".
+        epochs, epochs_decay: the LR schedule (``optim.LinearDecayLR``), stepped by ``end_epoch``.
+    """
+
+    def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
+                 loss="non_saturating", epochs=100, epochs_decay=100):
+        if not lambda_l1 >= 0:
+            raise ValueError(f"Pix2Pix: lambda_l1 must be >= 0, got {lambda_l1!r}")
+        self.G, self.D = generator, discriminator
+        self.loss, self.lambda_l1 = check_translation_loss(loss), float(lambda_l1)
+        self.opt_G = Adam(generator.parameters(), lr=lr, betas=betas)
+        self.opt_D = Adam(discriminator.parameters(), lr=lr, betas=betas)
+        self.schedulers = [LinearDecayLR(opt, epochs, epochs_decay)
+                           for opt in (self.opt_G, self.opt_D)]
+        self.device = next(iter(generator.parameters())).device
+        self.step = 0
+
+    def train_step(self, a, b):
+        """One iteration on a batch of pairs, a (N, C_A, H, W) and b (N, C_B, H, W) in [-1, 1].
+
+        Returns {"d": D's loss, "g_gan": G's adversarial term, "g_l1": the unweighted L1}.
+        """
+        if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
+            raise ValueError(f"Pix2Pix.train_step: a {a.shape} and b {b.shape} must share batch "
+                             f"size and image size")
+        a, b = a.to(self.device), b.to(self.device)
+        self.G.train()
+        self.D.train()
+        fake_b = self.G(a)
+
+        fake_scores = self.D(cat([a, fake_b.detach()], 1))       # (N, C_A + C_B, H, W) in
+        d_loss = discriminator_term(self.D(cat([a, b], 1)), fake_scores, self.loss)
+        self.opt_D.zero_grad()
+        d_loss.backward()
+        self.opt_D.step()
+
+        with frozen(self.D):
+            g_gan = generator_term(self.D(cat([a, fake_b], 1)), self.loss)
+            g_l1 = l1_loss(fake_b, b)
+            self.opt_G.zero_grad()
+            (g_gan + self.lambda_l1 * g_l1).backward()
+            self.opt_G.step()
+        self.step += 1
+        values = stack([d_loss.detach(), g_gan.detach(), g_l1.detach()]).numpy()  # one sync
+        return {"d": float(values[0]), "g_gan": float(values[1]), "g_l1": float(values[2])}
+
+    def end_epoch(self):
+        """Advance the learning-rate schedules by one epoch; returns the new lr."""
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return self.schedulers[0].get_last_lr()[0]
+
+    def translate(self, a, norm_stats="running"):
+        """G(a) without a graph and without dropout: (N, C_A, H, W) -> (N, C_B, H, W).
+
+        norm_stats: "running" (eval mode: BatchNorm uses its running statistics) or "batch" (each
+        image normalised by its own statistics, as the reference's test at batch size 1; the
+        running statistics are left as they were).
+        """
+        if norm_stats not in NORM_STATS:
+            raise ValueError(f"translate: norm_stats must be 'running' or 'batch', got "
+                             f"{norm_stats!r}")
+        was_training = self.G.training
+        a = a.to(self.device)
+        try:
+            with no_grad():
+                if norm_stats == "running":
+                    self.G.eval()
+                    return self.G(a)
+                return _per_image_batch_stats(self.G, a)
+        finally:
+            self.G.train(was_training)
+
+    def sample_grid(self, a, b, norm_stats="running"):
+        """Rows of input a | output G(a) | target b for a (N, C_A, H, W), b (N, C_B, H, W):
+        (3N, 3, H, W), to save with ``io.save_image_grid(path, grid, nrow=3)``."""
+        columns = [a.to(self.device), self.translate(a, norm_stats), b.to(self.device)]
+        rows = stack([as_rgb(c) for c in columns], 1)                   # (N, 3, 3, H, W)
+        return rows.reshape(-1, 3, *a.shape[2:])                         # (3N, 3, H, W)
+
+    def state_dict(self):
+        return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
+                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+                "schedulers": [s.state_dict() for s in self.schedulers]}
+
+    def load_state_dict(self, state):
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        self.step = int(state["step"])
+
+
+def _per_image_batch_stats(G, a):
+    """G on each image alone, BatchNorm in train mode (statistics of that image), dropout off;
+    the running statistics are restored afterwards."""
+    norms = [m for m in G.modules() if isinstance(m, BatchNorm2d) and m.track_running_stats]
+    buffers = [(m.running_mean, m.running_var, m.num_batches_tracked) for m in norms]
+    saved = [[b.data.copy() for b in group] for group in buffers]
+    G.train()
+    for m in G.modules():
+        if isinstance(m, Dropout):
+            m.eval()
+    try:
+        return cat([G(a[i:i + 1]) for i in range(a.shape[0])], 0)
+    finally:
+        for group, arrays in zip(buffers, saved):
+            for buffer, array in zip(group, arrays):
+                buffer.data[...] = array

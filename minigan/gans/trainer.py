@@ -1,0 +1,210 @@
+"""The training loop every GAN family shares: steps over a DataLoader with checkpoints, exact
+resume, a NaN guard, a clean Ctrl-C, a tqdm bar with live losses, and a loss-curve PNG.
+
+The loop drives any *trainer* object with three methods:
+
+- ``train_step(*batch) -> dict[str, float]``: one optimisation step on one loader batch (a tuple of
+  Tensors, splatted: ``train_step(images)``, ``train_step(images, labels)``, ``train_step(a, b)``),
+  returning the step's losses as Python floats;
+- ``state_dict()`` / ``load_state_dict(state)``: everything the trainer owns (models, optimizers,
+  schedulers, pools, counters), in the nested form ``minigan.io.save_checkpoint`` stores.
+
+The checkpoint (``<out>/checkpoint.npz``, rewritten atomically) also holds minigan's global random
+state, the loader's position (epoch and batch) and the loss history, so ``run(resume=True)``
+continues with the very numbers an uninterrupted run would have produced.
+
+    >>> loop = TrainingLoop(gan, loader, "out/gan", steps=3000, checkpoint_every=500)
+    >>> history = loop.run(resume=args.resume)     # {"d_loss": [...], "g_loss": [...]}
+"""
+import math
+import os
+import signal
+import threading
+
+import numpy as np
+
+from .. import io
+from .. import random as mg_random
+
+
+class NonFiniteLossError(RuntimeError):
+    """A training step produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+class TrainingLoop:
+    """Run ``trainer.train_step`` over ``loader`` for a number of steps (or epochs).
+
+    Args:
+        trainer: an object with ``train_step(*batch)``, ``state_dict()``, ``load_state_dict()``.
+        loader: a ``minigan.data.DataLoader`` (anything iterable with ``len()``, ``epoch``,
+            ``state_dict()`` and ``load_state_dict()`` in its style).
+        out_dir: folder for the checkpoint and the loss curve (created if missing).
+        steps: total training steps; or ``epochs``: total passes over the loader (give one).
+        checkpoint_every: steps between checkpoints (default: one epoch, ``len(loader)``); a final
+            checkpoint is always written. 0 turns periodic checkpoints off.
+        config: a dict of JSON-able settings stored in the checkpoint; resuming with a different
+            config raises ValueError (resuming a batch-512 run at batch 64 would not be a resume).
+        on_epoch_end: ``fn(epoch)`` called after each finished pass (e.g. to save a sample grid).
+        progress: show a tqdm bar with the latest losses.
+        desc: the bar's label.
+    Attributes after ``run``: ``step``, ``history`` (dict name -> list of floats, one per step),
+    ``interrupted`` (True when Ctrl-C stopped the run), ``checkpoint_path``, ``loss_curve_path``.
+    """
+
+    def __init__(self, trainer, loader, out_dir, steps=None, epochs=None, checkpoint_every=None,
+                 config=None, on_epoch_end=None, progress=True, desc="train"):
+        if (steps is None) == (epochs is None):
+            raise ValueError(f"TrainingLoop: give exactly one of steps or epochs, got "
+                             f"steps={steps!r}, epochs={epochs!r}")
+        if len(loader) == 0:
+            raise ValueError("TrainingLoop: the loader yields no batches (dataset smaller than one "
+                             "batch with drop_last=True?)")
+        total = steps if steps is not None else epochs * len(loader)
+        if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 0:
+            raise ValueError(f"TrainingLoop: steps/epochs must be non-negative ints, got "
+                             f"steps={steps!r}, epochs={epochs!r}")
+        every = len(loader) if checkpoint_every is None else checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
+            raise ValueError(f"TrainingLoop: checkpoint_every must be a non-negative int, got "
+                             f"{checkpoint_every!r}")
+        self.trainer, self.loader = trainer, loader
+        self.total_steps, self.checkpoint_every = int(total), int(every)
+        self.config = dict(config or {})
+        self.on_epoch_end, self.progress, self.desc = on_epoch_end, progress, desc
+        self.out_dir = os.fspath(out_dir)
+        self.checkpoint_path = os.path.join(self.out_dir, "checkpoint.npz")
+        self.loss_curve_path = os.path.join(self.out_dir, "losses.png")
+        self.step, self.batch_in_epoch = 0, 0
+        self.history = {}
+        self.interrupted = False
+        self._stop_requested = False
+
+    # ------------------------------------------------------------ checkpoints
+    def state_dict(self):
+        """The trainer's state plus the loop's: step, data position, history, random state."""
+        loader_state = self.loader.state_dict()
+        history = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
+        if self.batch_in_epoch == len(self.loader):  # an epoch's last batch: resume at the next
+            loader_state = {**loader_state, "epoch": self.loader.epoch + 1}
+            position = 0
+        else:
+            position = self.batch_in_epoch
+        return {
+            "trainer": self.trainer.state_dict(),
+            "loop": {"step": self.step, "batch_in_epoch": position, "loader": loader_state,
+                     "history": history,
+                     "config": self.config},
+            "rng": mg_random.get_state(),
+        }
+
+    def load_state_dict(self, state):
+        loop = state["loop"]
+        if loop["config"] != self.config:
+            changed = sorted(k for k in set(loop["config"]) | set(self.config)
+                             if loop["config"].get(k) != self.config.get(k))
+            details = ", ".join(f"{k}: {loop['config'].get(k)!r} -> {self.config.get(k)!r}"
+                                for k in changed)
+            raise ValueError(f"resume: the checkpoint {self.checkpoint_path!r} was written with "
+                             f"other settings ({details}); use the same settings or another --out")
+        self.trainer.load_state_dict(state["trainer"])
+        self.loader.load_state_dict(loop["loader"])
+        self.step, self.batch_in_epoch = int(loop["step"]), int(loop["batch_in_epoch"])
+        self.history = {k: [float(x) for x in v] for k, v in loop["history"].items()}
+        mg_random.set_state(state["rng"])
+
+    def save(self):
+        """Write the checkpoint (atomically) and return its path."""
+        io.save_checkpoint(self.checkpoint_path, self.state_dict())
+        return self.checkpoint_path
+
+    def resume(self):
+        """Load ``<out>/checkpoint.npz``; FileNotFoundError when there is none."""
+        if not os.path.isfile(self.checkpoint_path):
+            raise FileNotFoundError(f"resume: no checkpoint at {self.checkpoint_path!r} (train "
+                                    f"without --resume first, or point --out at the run's folder)")
+        self.load_state_dict(io.load_checkpoint(self.checkpoint_path))
+
+    def save_loss_curve(self):
+        if any(self.history.values()):
+            io.plot_losses(self.loss_curve_path, self.history, title=f"{self.desc}: losses")
+
+    # ------------------------------------------------------------ the loop
+    def run(self, resume=False):
+        """Train up to ``total_steps``; returns ``history``.
+
+        Raises ``NonFiniteLossError`` on a NaN/inf loss (the checkpoint on disk stays the last good
+        one). The first Ctrl-C finishes the current step, saves a checkpoint and returns with
+        ``interrupted = True``; a second one aborts at once.
+        """
+        if resume:
+            self.resume()
+        os.makedirs(self.out_dir, exist_ok=True)
+        previous_handler = self._install_sigint_handler()
+        bar = self._progress_bar()
+        try:
+            while self.step < self.total_steps and not self._stop_requested:
+                self._run_epoch(bar)
+            if self._stop_requested:
+                self.interrupted = True
+                bar.write(f"interrupted at step {self.step}; checkpoint saved to "
+                          f"{self.checkpoint_path} (continue with --resume)")
+            self.save()
+        finally:
+            bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+            self.save_loss_curve()
+        return self.history
+
+    def _run_epoch(self, bar):
+        """One pass over the loader from the saved position, stopping early at the step budget."""
+        epoch, skip = self.loader.epoch, self.batch_in_epoch
+        batches = iter(self.loader)
+        for _ in range(skip):  # resume mid-epoch: replay the order, drop what was already used
+            next(batches)
+        for batch in batches:
+            losses = self.trainer.train_step(*(batch if isinstance(batch, tuple) else (batch,)))
+            self._check_finite(losses)
+            self.step += 1
+            self.batch_in_epoch += 1
+            for name, value in losses.items():
+                self.history.setdefault(name, []).append(value)
+            bar.update(1)
+            if self.step % 10 == 0 or self.step == self.total_steps:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            epoch_done = self.batch_in_epoch == len(self.loader)
+            if epoch_done and self.on_epoch_end is not None:
+                self.on_epoch_end(epoch)
+            if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+                self.save()
+            if self.step >= self.total_steps or self._stop_requested:
+                return
+        self.batch_in_epoch = 0
+
+    def _check_finite(self, losses):
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            kept = (f"the last good checkpoint is {self.checkpoint_path!r}"
+                    if os.path.isfile(self.checkpoint_path) else "no checkpoint was written yet")
+            raise NonFiniteLossError(f"step {self.step + 1}: non-finite loss "
+                                     f"({', '.join(f'{k}={v}' for k, v in bad.items())}); training "
+                                     f"stopped and {kept}. Try a lower learning rate.")
+
+    def _install_sigint_handler(self):
+        """First Ctrl-C: stop after the current step. Second: the usual KeyboardInterrupt."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            print(f"\nCtrl-C: stopping after step {self.step + 1} and saving a checkpoint "
+                  f"(press again to abort without saving)", flush=True)
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def _progress_bar(self):
+        from tqdm import tqdm
+        return tqdm(total=self.total_steps, initial=self.step, desc=self.desc,
+                    disable=not self.progress, dynamic_ncols=True, leave=True)
