@@ -60,8 +60,8 @@ def is_cupy_array(array):
 
 def get_array_module(x):
     """numpy or cupy, whichever holds `x` (an array or anything with a `.data` array)."""
-    data = getattr(x, "data", x)
-    return cp if is_cupy_array(data) else np
+    # `x` itself first: a CuPy array's own `.data` is a MemoryPointer, not an array
+    return cp if is_cupy_array(x) or is_cupy_array(getattr(x, "data", None)) else np
 
 
 def device_of(array):

@@ -398,7 +398,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.dims)), None
+        return g.transpose(tuple(int(d) for d in np.argsort(ctx.dims))), None
 
 
 class Expand(Function):
@@ -450,7 +450,7 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *arrays):
         ctx.dim = dim
-        ctx.bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        ctx.bounds = [int(b) for b in np.cumsum([a.shape[dim] for a in arrays])[:-1]]
         return xp_of(arrays[0]).concatenate(arrays, axis=dim)
 
     @staticmethod
