@@ -27,11 +27,11 @@ import numpy as np
 from .. import autograd, backend, io
 from .. import random as mg_random
 from ..autograd import Tensor, no_grad
-from ..data import DataLoader, MNISTFormat, SyntheticDigits
+from ..data import DataLoader, MNISTFormat, Subset, SyntheticDigits
 from ..models.classifier import DigitClassifier
 from ..optim import Adam
 
-CLASSIFIER_VERSION = 1  # bump when the architecture or the training recipe changes
+CLASSIFIER_VERSION = 2  # bump when the architecture or the training recipe changes
 CLASSIFIER_FILE = "classifier.npz"
 _SYNTHETIC_TRAIN_SEED, _SYNTHETIC_TEST_SEED = 1_000_001, 1_000_002  # apart from the GANs' data
 
@@ -215,7 +215,7 @@ def digit_classifier(image_size=32, data=None, out_dir=None, cache=None, n_train
             test_set = SyntheticDigits(n_test, size=image_size, seed=_SYNTHETIC_TEST_SEED)
         else:
             full = MNISTFormat(data, train=True, size=image_size)
-            train_set = full if len(full) <= n_train else _first(full, n_train)
+            train_set = full if len(full) <= n_train else Subset(full, range(n_train))
             test_set = MNISTFormat(data, train=False, size=image_size)
         model, accuracy = train_classifier(train_set, test_set, image_size, epochs=epochs, seed=seed,
                                            device=device, progress=progress, n_test=n_test)
@@ -227,11 +227,6 @@ def digit_classifier(image_size=32, data=None, out_dir=None, cache=None, n_train
     info = {"accuracy": accuracy, "source": source, "settings": settings,
             "seconds": seconds if source == "trained" else 0.0}
     return model, info
-
-
-def _first(dataset, n):
-    from ..data import Subset
-    return Subset(dataset, range(n))
 
 
 # ---------------------------------------------------------------- Fréchet distance

@@ -63,7 +63,7 @@ class Pix2Pix:
         self.D.train()
         fake_b = self.G(a)
 
-        fake_scores = self.D(cat([a, fake_b.detach()], 1))       # (N, C_A + C_B, H, W) in
+        fake_scores = self.D(cat([a, fake_b.detach()], 1))       # D sees (N, C_A + C_B, H, W)
         d_loss = discriminator_term(self.D(cat([a, b], 1)), fake_scores, self.loss)
         self.opt_D.zero_grad()
         d_loss.backward()

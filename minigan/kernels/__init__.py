@@ -12,8 +12,11 @@ documents the shapes and layouts. A call goes to the GPU module when any argumen
 import functools
 import importlib
 
+import numpy as np
+
+from .. import backend
 from ..backend import is_cupy_array
-from . import cpu
+from . import cpu, cpu_blas
 
 NAMES = (
     "conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward",
@@ -55,4 +58,16 @@ for _name in NAMES:
     globals()[_name] = _dispatching(_name)
 del _name
 
-__all__ = list(NAMES) + ["module_for", "cpu"]
+
+
+def matmul(a, b, out=None):
+    """a @ b. 2-D NumPy products go through cpu_blas (numpy's BLAS runs on one thread once minigan is
+    imported, and cpu_blas splits large products over minigan's own threads); anything else is xp.matmul."""
+    if is_cupy_array(a) or is_cupy_array(b) or a.ndim != 2 or b.ndim != 2:
+        return backend.get_array_module(a).matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    return cpu_blas.matmul(a, b, out)
+
+
+__all__ = list(NAMES) + ["matmul", "module_for", "cpu"]

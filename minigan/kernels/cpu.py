@@ -3,44 +3,58 @@
 Read reference.py first: it has the math, the shapes and the column layout. This file is the fast
 version of the same functions:
 
-- Convolutions run as im2col -> GEMM -> col2im over chunks of the batch (a few MB of columns at a time,
-  so they stay in cache and the scratch buffers stay small). GEMMs go to numpy's BLAS with `out=`,
-  into per-thread scratch arrays that are reused across calls: big temporaries allocated afresh each call
-  come back as fresh pages, which costs more than the copies themselves.
+- Convolutions run as im2col -> GEMM -> col2im over pieces of the batch (a few MB of columns at a time,
+  so they stay in cache and the scratch buffers stay small). GEMMs go to numpy's BLAS (cpu_blas.matmul)
+  with `out=`, into per-thread scratch arrays that are reused across calls: big temporaries allocated
+  afresh each call come back as fresh pages, which costs more than the copies themselves.
 - Layers with a few output channels (64 -> 3 at 256x256, say) skip the columns: a GEMM with 3 rows runs
   at a tenth of BLAS speed and its column matrix is hundreds of MB. Direct loops (cpu_direct.py) do them.
-- Elementwise and norm kernels are fused Numba loops; small arrays use the serial kernel, since waking
-  the worker threads costs more than the work.
+- Norm, activation, loss and padding kernels (cpu_pointwise.py) are fused Numba loops.
 
-Threading: numpy's OpenBLAS and Numba each keep a pool of threads. With OpenMP's default wait policy,
-Numba's idle workers spin for milliseconds after each parallel loop, and on 2 cores they steal the CPU from
-the next GEMM (timings then come in multiples of the scheduler's 4 ms slice). This module sets
-OMP_WAIT_POLICY=PASSIVE (unless already set) before Numba starts its OpenMP pool, so idle workers sleep at
-once. That only works when this module is imported before anything else loads libgomp (torch does):
-`threading_info()` tells whether it took effect. See docs/kernels.md.
+Threading (docs/kernels.md has the measurements): nothing may spin while waiting, because on 2 shared
+cores a spinning thread steals the core from the thread it waits for. Numba's parallel loops run on
+OpenMP with OMP_WAIT_POLICY=PASSIVE, set here (unless already set) before its pool starts, which only
+works if nothing loaded libgomp earlier (torch does: import minigan first; we warn otherwise). numpy's
+OpenBLAS is set to one thread and cpu_blas.matmul splits each GEMM over minigan's own sleeping threads.
+`threading_info()` reports the arrangement in force.
 
 Debugging: NUMBA_DISABLE_JIT=1 runs every kernel as plain Python (slow, but pdb and print work);
 NUMBA_NUM_THREADS=1 runs the parallel loops on one thread.
 """
 import os
 import threading
+import warnings
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # must precede the first parallel Numba call
+
+def _libgomp_loaded():
+    try:
+        with open("/proc/self/maps") as maps:
+            return "libgomp" in maps.read()
+    except OSError:       # not Linux: nothing to tell
+        return False
+
+
+_OMP_POLICY_AT_LOAD = os.environ.get("OMP_WAIT_POLICY") if _libgomp_loaded() else "PASSIVE"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when the OpenMP runtime loads (Numba's pool)
+if (_OMP_POLICY_AT_LOAD or "").upper() != "PASSIVE":
+    warnings.warn("minigan: the OpenMP runtime was loaded before minigan (by torch?) with a spinning wait "
+                  "policy; Numba's idle threads will then slow down the CPU convolutions. Import minigan "
+                  "first, or export OMP_WAIT_POLICY=PASSIVE.", RuntimeWarning, stacklevel=2)
 
 import numpy as np                                       # noqa: E402
 
-from . import cpu_direct, cpu_nchw, cpu_nhwc              # noqa: E402
+from . import cpu_blas, cpu_direct, cpu_nchw, cpu_nhwc    # noqa: E402
 from .reference import conv_output_size, conv_transpose_output_size   # noqa: E402
 
-PARALLEL_MIN = 1 << 17        # elements below which elementwise kernels run on the calling thread
-CHUNK_BYTES = 8 << 20         # target size of one chunk of im2col columns
+CHUNK_BYTES = 8 << 20         # target size of one piece of im2col columns ...
+MIN_COLUMNS = 2048            # ... but at least this many columns, so that the GEMMs stay efficient
 NHWC_MIN_CHANNELS = 8         # channels-last columns for images with at least this many channels
 NHWC_MAX_WIDTH = 32           # ... and a column grid at most this wide (NCHW runs are grid-width long)
 _scratch = threading.local()
 
 
 def workspace(name, shape, dtype):
-    """A per-thread scratch array of `shape`, reused across calls (grown when too small). Contents undefined."""
+    """A per-thread scratch array of `shape`, reused across calls (grown when too small)."""
     size = int(np.prod(shape))
     buffers = _scratch.__dict__.setdefault("buffers", {})
     buf = buffers.get((name, np.dtype(dtype)))
@@ -49,21 +63,22 @@ def workspace(name, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+def release_workspaces():
+    """Drop this thread's scratch arrays (they are kept between calls, sized for the largest layer seen)."""
+    _scratch.__dict__.pop("buffers", None)
+
+
 def threading_info():
-    """How the thread pools are set up: Numba's layer, OpenMP's wait policy, OpenBLAS's core type."""
+    """How the thread pools are set up: Numba's layer and threads, OpenMP's wait policy, the GEMM threads."""
     import numba
     try:
         layer = numba.threading_layer()
     except ValueError:        # no parallel kernel has run yet
         layer = "not started"
-    try:
-        with open("/proc/self/maps") as maps:
-            gomp_loaded = "libgomp" in maps.read()
-    except OSError:
-        gomp_loaded = None
     return {"numba_threading_layer": layer, "numba_threads": numba.get_num_threads(),
-            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "libgomp_loaded": gomp_loaded,
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset: detected)")}
+            "OMP_WAIT_POLICY": _OMP_POLICY_AT_LOAD or "unset (spinning)",
+            "gemm_threads": f"{cpu_blas.THREADS} (minigan's)" if cpu_blas.SPLIT else "BLAS's own",
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
 
 
 def _no_bias(dtype):
@@ -73,9 +88,9 @@ def _no_bias(dtype):
 # ------------------------------------------------------------------------------------- conv pipelines
 # A conv has a column side (im2col, then a GEMM with the weights: conv forward, convT backward-input)
 # and an image side (a GEMM, then col2im: conv backward-input, convT forward); the weight gradient is a
-# third GEMM that shares the column side's or the image side's operands. Each side runs over chunks of
-# the batch, in one of two layouts: NCHW columns (cpu_nchw) for images with few channels, NHWC
-# columns (cpu_nhwc) otherwise.
+# third GEMM that shares the column side's or the image side's operands. Each side runs over pieces of
+# the batch (a few samples, or a band of rows of one), in one of two layouts: NHWC columns (cpu_nhwc)
+# for images with many channels on a narrow grid, NCHW columns (cpu_nchw) otherwise.
 
 def _geometry(kernel, stride, padding, dilation, grid):
     """The int tuple the kernels take: (kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo), (Ho, Wo) = column grid."""
@@ -83,22 +98,42 @@ def _geometry(kernel, stride, padding, dilation, grid):
             dilation[0], dilation[1], grid[0], grid[1])
 
 
-def _chunk(N, K, L, dtype):
-    """Samples per chunk so that a chunk's (K, nb*L) column block is about CHUNK_BYTES."""
-    return int(max(1, min(N, CHUNK_BYTES // max(1, K * L * np.dtype(dtype).itemsize))))
+def _pieces(N, K, geom, dtype, split_rows):
+    """(n0, m, ho0, ho1) pieces of about CHUNK_BYTES of columns (MIN_COLUMNS at least): m whole samples,
+    or (split_rows) bands of output rows of one sample when a sample alone is larger."""
+    Ho, Wo = geom[8], geom[9]
+    columns = max(CHUNK_BYTES // max(1, K * np.dtype(dtype).itemsize), MIN_COLUMNS)
+    rows = max(1, columns // Wo)                                                 # output rows per piece
+    if rows < Ho and split_rows:
+        return [(n, 1, a, min(Ho, a + rows)) for n in range(N) for a in range(0, Ho, rows)]
+    m = max(1, min(N, rows // Ho))
+    return [(n0, min(m, N - n0), 0, Ho) for n0 in range(0, N, m)]
+
+
+def _rows(a3, piece, Wo, name):
+    """The piece's slice of a3 (N, O, L) as (O, m*Lp), each sample's (O, Lp) block side by side: a (strided)
+    view for one sample, else a copy. Lp = (ho1 - ho0)*Wo."""
+    n0, m, a, b = piece
+    if m == 1:
+        return a3[n0, :, a * Wo: b * Wo]
+    S = workspace(name, (a3.shape[1], m * a3.shape[2]), a3.dtype)
+    cpu_nchw.images_to_rows(a3, n0, m, S)
+    return S
 
 
 def _channels_last(C, geom):
-    """NHWC columns when a patch row (kw*C floats) is long and an NCHW row (grid width Wo) is short."""
-    return C >= NHWC_MIN_CHANNELS and geom[9] <= NHWC_MAX_WIDTH
+    """NHWC columns when a patch row (kw*C floats) is long and an NCHW row (grid width Wo) is short, and one
+    sample's columns are not too big (NHWC pieces are whole samples; NCHW ones can be bands of rows)."""
+    sample_bytes = C * geom[0] * geom[1] * geom[8] * geom[9] * 4
+    return C >= NHWC_MIN_CHANNELS and geom[9] <= NHWC_MAX_WIDTH and sample_bytes <= 8 * CHUNK_BYTES
 
 
 def _accumulate(acc, a, b, first):
     """acc = a @ b on the first chunk, acc += a @ b afterwards (through a scratch product)."""
     if first:
-        np.matmul(a, b, out=acc)
+        cpu_blas.matmul(a, b, out=acc)
     else:
-        acc += np.matmul(a, b, out=workspace("gw", acc.shape, acc.dtype))
+        acc += cpu_blas.matmul(a, b, out=workspace("gw", acc.shape, acc.dtype))
 
 
 def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
@@ -106,53 +141,44 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
 
     out (N, O, Ho, Wo) = w (O, C, kh, kw) applied to cols, + bias    when w/out are given
     returns gw (O', C, kh, kw) = grad_src (N, O', Ho, Wo) against cols   when grad_src is given
+
+    Per piece the GEMMs work on "rows" (O, m*Lp): each sample's (O, Lp) block side by side, a view or
+    a plain copy of NCHW data. Channels-last columns enter the GEMMs transposed (BLAS reads them so).
     """
     N, C, H, W = src.shape
-    kh, kw, L = geom[0], geom[1], geom[8] * geom[9]
+    kh, kw, Wo, L = geom[0], geom[1], geom[9], geom[8] * geom[9]
     K = C * kh * kw
     nhwc = _channels_last(C, geom)
-    nb = _chunk(N, K, L, src.dtype)
     bias = _no_bias(src.dtype) if bias is None else bias
-    out3 = None if out is None else out.reshape(N, out.shape[1], L)
     if nhwc:
         srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
         cpu_nhwc.to_nhwc(src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
         w2 = None if w is None else cpu_nhwc.weight_rows(w)                   # (O, kh*kw*C)
     else:
         w2 = None if w is None else w.reshape(w.shape[0], K)                   # (O, C*kh*kw)
-    gw = gT = None
-    if grad_src is not None:
-        Og = grad_src.shape[1]
-        gw = np.empty((Og, K), src.dtype)
+    out3 = None if out is None else out.reshape(N, out.shape[1], L)
+    g3 = None if grad_src is None else grad_src.reshape(N, grad_src.shape[1], L)
+    gw = None if grad_src is None else np.empty((g3.shape[1], K), src.dtype)
+    for k, piece in enumerate(_pieces(N, K, geom, src.dtype, split_rows=not nhwc)):
+        n0, m, a, b = piece
+        Lp = (b - a) * Wo
         if nhwc:
-            gT = workspace("nhwc_grad", (N, L, Og), src.dtype)
-            cpu_nhwc.to_nhwc(grad_src.reshape(N, Og, L), 0, N, gT)
+            cols = workspace("cols", (m * Lp, K), src.dtype)
+            cpu_nhwc.im2col(srch, C, n0, m, geom, cols)
+            cols = cols.T                                                     # (K, m*Lp), a view
         else:
-            gT = grad_src.reshape(N, Og, L)
-    for n0 in range(0, N, nb):
-        m = min(nb, N - n0)
-        if nhwc:
-            colsT = workspace("cols", (m * L, K), src.dtype)
-            cpu_nhwc.im2col(srch, C, n0, m, geom, colsT)
-            if out is not None:
-                Y = np.matmul(colsT, w2.T, out=workspace("rows", (m * L, w2.shape[0]), src.dtype))
-                cpu_nhwc.to_nchw(Y.reshape(m, L, -1), n0, bias, out3)
-            if gw is not None:                                            # (O', m*L) @ (m*L, K)
-                _accumulate(gw, gT[n0: n0 + m].reshape(m * L, -1).T, colsT, n0 == 0)
-            continue
-        cols = workspace("cols", (K, m * L), src.dtype)
-        cpu_nchw.im2col(src, n0, m, geom, cols)
+            cols = workspace("cols", (K, m * Lp), src.dtype)
+            cpu_nchw.im2col(src, piece, geom, cols)
         if out is not None:
-            if m == 1 and bias.size == 0:
-                np.matmul(w2, cols, out=out3[n0])                            # (O, K) @ (K, L)
+            if m == 1:
+                Y = cpu_blas.matmul(w2, cols, out=out3[n0, :, a * Wo: b * Wo])      # (O, K) @ (K, Lp)
+                if bias.size:
+                    Y += bias[:, None]
             else:
-                Y = np.matmul(w2, cols, out=workspace("rows", (w2.shape[0], m * L), src.dtype))
+                Y = cpu_blas.matmul(w2, cols, out=workspace("rows", (w2.shape[0], m * Lp), src.dtype))
                 cpu_nchw.rows_to_images(Y, n0, m, bias, out3)
-        if gw is not None:
-            S = gT[n0] if m == 1 else workspace("rows2", (gT.shape[1], m * L), src.dtype)
-            if m > 1:
-                cpu_nchw.images_to_rows(gT, n0, m, S)
-            _accumulate(gw, S, cols.T, n0 == 0)                           # (O', m*L) @ (m*L, K)
+        if gw is not None:                                                    # (O', m*Lp) @ (m*Lp, K)
+            _accumulate(gw, _rows(g3, piece, Wo, "rows2"), cols.T, k == 0)
     if gw is None:
         return None
     shape = (gw.shape[0], C, kh, kw)
@@ -167,41 +193,38 @@ def _image_side(src, w, geom, out, bias=None, gw_src=None):
     """
     N, O = src.shape[:2]
     C, H, W = out.shape[1:]
-    kh, kw, L = geom[0], geom[1], geom[8] * geom[9]
+    kh, kw, Wo, L = geom[0], geom[1], geom[9], geom[8] * geom[9]
     K = C * kh * kw
     nhwc = _channels_last(C, geom)
-    nb = _chunk(N, K, L, src.dtype)
     bias = _no_bias(src.dtype) if bias is None else bias
+    s3 = src.reshape(N, O, L)
     gw = None if gw_src is None else np.empty((O, K), src.dtype)
     if nhwc:
         w2 = cpu_nhwc.weight_rows(w)                                          # (O, kh*kw*C)
-        sT = workspace("nhwc_grad", (N, L, O), src.dtype)
-        cpu_nhwc.to_nhwc(src.reshape(N, O, L), 0, N, sT)
         outh = workspace("nhwc_out", (N, H, W * C), src.dtype)
         if gw_src is not None:
             srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
             cpu_nhwc.to_nhwc(gw_src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
     else:
         w2 = w.reshape(O, K)
-        s3 = src.reshape(N, O, L)
-    for n0 in range(0, N, nb):
-        m = min(nb, N - n0)
+    for k, piece in enumerate(_pieces(N, K, geom, src.dtype, split_rows=not nhwc)):
+        n0, m, a, b = piece
+        Lp = (b - a) * Wo
+        S = _rows(s3, piece, Wo, "rows")                                      # (O, m*Lp)
         if nhwc:
-            S = sT[n0: n0 + m].reshape(m * L, O)
-            colsT = np.matmul(S, w2, out=workspace("cols", (m * L, K), src.dtype))   # (m*L, O) @ (O, K)
-            cpu_nhwc.col2im(colsT, C, n0, m, geom, bias, outh)
+            cols = workspace("cols", (m * Lp, K), src.dtype)
+            cpu_blas.matmul(S.T, w2, out=cols)                                # (m*Lp, O) @ (O, K)
+            cpu_nhwc.col2im(cols, C, n0, m, geom, bias, outh)
             if gw is not None:
-                cpu_nhwc.im2col(srch, C, n0, m, geom, colsT)
-                _accumulate(gw, S.T, colsT, n0 == 0)                          # (O, m*L) @ (m*L, K)
+                cpu_nhwc.im2col(srch, C, n0, m, geom, cols)
+                _accumulate(gw, S, cols, k == 0)                              # (O, m*Lp) @ (m*Lp, K)
             continue
-        S = s3[n0] if m == 1 else workspace("rows", (O, m * L), src.dtype)
-        if m > 1:
-            cpu_nchw.images_to_rows(s3, n0, m, S)
-        cols = np.matmul(w2.T, S, out=workspace("cols", (K, m * L), src.dtype))   # (K, O) @ (O, m*L)
-        cpu_nchw.col2im(cols, n0, m, geom, bias, out)
+        cols = workspace("cols", (K, m * Lp), src.dtype)
+        cpu_blas.matmul(w2.T, S, out=cols)                                    # (K, O) @ (O, m*Lp)
+        cpu_nchw.col2im(cols, piece, geom, bias, out)
         if gw is not None:
-            cpu_nchw.im2col(gw_src, n0, m, geom, cols)
-            _accumulate(gw, S, cols.T, n0 == 0)                               # (O, m*L) @ (m*L, K)
+            cpu_nchw.im2col(gw_src, piece, geom, cols)
+            _accumulate(gw, S, cols.T, k == 0)                                # (O, m*Lp) @ (m*Lp, K)
     if nhwc:
         cpu_nhwc.to_nchw(outh.reshape(N, H * W, C), 0, _no_bias(src.dtype), out.reshape(N, C, H * W))
     if gw is None:
@@ -262,7 +285,7 @@ def conv2d_backward(x, w, gy, stride, padding, dilation, needs=(True, True, True
 # O = C_in, C = C_out, its forward is that conv's image side and its input gradient the column side.
 
 def conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation):
-    """y (N, C_out, Ho, Wo) = conv_transpose(x (N, C_in, H, W), w (C_in, C_out, kh, kw)) + b. See reference.py."""
+    """y (N, C_out, Ho, Wo) = conv_transpose(x (N, C_in, H, W), w (C_in, C_out, kh, kw)) + b (C_out,)."""
     x, w, b = _contiguous(x, w, b)
     N, Cin, H, W = x.shape
     _, Cout, kh, kw = w.shape
@@ -293,7 +316,7 @@ def im2col(x, kernel_size, stride, padding, dilation, out_size=None):
     grid = out_size or tuple(conv_output_size((H, W)[a], kernel_size[a], stride[a], padding[a], dilation[a])
                              for a in (0, 1))
     cols = np.empty((C * kernel_size[0] * kernel_size[1], N * grid[0] * grid[1]), x.dtype)
-    cpu_nchw.im2col(x, 0, N, _geometry(kernel_size, stride, padding, dilation, grid), cols)
+    cpu_nchw.im2col(x, (0, N, 0, grid[0]), _geometry(kernel_size, stride, padding, dilation, grid), cols)
     return cols
 
 
@@ -304,7 +327,8 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation, out_size=None)
     grid = out_size or tuple(conv_output_size((H, W)[a], kernel_size[a], stride[a], padding[a], dilation[a])
                              for a in (0, 1))
     out = np.empty(x_shape, cols.dtype)
-    cpu_nchw.col2im(cols, 0, N, _geometry(kernel_size, stride, padding, dilation, grid), _no_bias(cols.dtype), out)
+    cpu_nchw.col2im(cols, (0, N, 0, grid[0]), _geometry(kernel_size, stride, padding, dilation, grid),
+                    _no_bias(cols.dtype), out)
     return out
 
 

@@ -1,27 +1,29 @@
 """Channels-first (NCHW) column kernels: the layout of reference.im2col, used by cpu.py for images with
 few channels (an RGB input, say), where a row of Wo pixels is a longer run than kw*C channels.
 
-cols is (C*kh*kw, N*Ho*Wo) as in reference.py; these kernels fill or fold one chunk of samples
-(n0 .. n0+nb) at a time. Debug with NUMBA_DISABLE_JIT=1.
+cols is (C*kh*kw, N*Ho*Wo) as in reference.py; these kernels fill or fold one piece of it at a time:
+`piece` = (n0, m, ho0, ho1) is samples n0 .. n0+m, output rows ho0 .. ho1 (all rows when m > 1), and
+its columns are (n, ho, wo) -> n*(ho1 - ho0)*Wo + (ho - ho0)*Wo + wo. Debug with NUMBA_DISABLE_JIT=1.
 """
 from numba import njit, prange
 
-from .cpu_direct import _add, _copy, _taps, _valid
+from .cpu_rows import _add, _copy, _taps, _valid
 
 
 @njit(parallel=True, cache=True)
-def im2col(x, n0, nb, geom, cols):
-    """cols (C*kh*kw, nb*Ho*Wo) <- patches of samples n0..n0+nb of x (N, C, H, W); geom as in cpu._geometry."""
+def im2col(x, piece, geom, cols):
+    """cols (C*kh*kw, piece's columns) <- the patches of x (N, C, H, W); geom as in cpu._geometry."""
     kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
+    n0, m, ho0, ho1 = piece
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    L = Ho * Wo
+    L = (ho1 - ho0) * Wo
     for r in prange(C * kh * kw):
         c, i, j = r // (kh * kw), (r // kw) % kh, r % kw
         off = j * dw - pw
         lo, hi = _valid(Wo, W, sw, off)
-        for n in range(nb):
-            for ho in range(Ho):
-                row = cols[r, n * L + ho * Wo: n * L + ho * Wo + Wo]
+        for n in range(m):
+            for ho in range(ho0, ho1):
+                row = cols[r, n * L + (ho - ho0) * Wo: n * L + (ho - ho0) * Wo + Wo]
                 h = ho * sh - ph + i * dh
                 if h < 0 or h >= H or hi == lo:
                     row[:] = 0
@@ -35,15 +37,19 @@ def im2col(x, n0, nb, geom, cols):
 
 
 @njit(parallel=True, cache=True)
-def col2im(cols, n0, nb, geom, bias, out):
-    """out[n0:n0+nb] (nb, C, H, W) <- bias + sum of the columns' taps (the adjoint of _im2col)."""
+def col2im(cols, piece, geom, bias, out):
+    """out[n0:n0+m] (m, C, H, W) <- bias + the sum of the piece's taps (the adjoint of im2col).
+
+    The piece starting at row 0 sets the planes; later row bands of the same sample add to them."""
     kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
+    n0, m, ho0, ho1 = piece
     C, H, W = out.shape[1], out.shape[2], out.shape[3]
-    L = Ho * Wo
-    for t in prange(nb * C):
+    L = (ho1 - ho0) * Wo
+    for t in prange(m * C):
         n, c = t // C, t % C
         plane = out[n0 + n, c]
-        plane[:] = bias[c] if bias.size else 0
+        if ho0 == 0:
+            plane[:] = bias[c] if bias.size else 0
         for i in range(kh):
             for j in range(kw):
                 r = (c * kh + i) * kw + j
@@ -51,11 +57,11 @@ def col2im(cols, n0, nb, geom, bias, out):
                 lo, hi = _valid(Wo, W, sw, off)
                 if hi == lo:
                     continue
-                for ho in range(Ho):
+                for ho in range(ho0, ho1):
                     h = ho * sh - ph + i * dh
                     if h < 0 or h >= H:
                         continue
-                    src = cols[r, n * L + ho * Wo + lo: n * L + ho * Wo + hi]
+                    src = cols[r, n * L + (ho - ho0) * Wo + lo: n * L + (ho - ho0) * Wo + hi]
                     if sw == 1:
                         _add(plane[h, lo + off: hi + off], src)
                     else:

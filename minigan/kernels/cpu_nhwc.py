@@ -14,40 +14,49 @@ Debug with NUMBA_DISABLE_JIT=1.
 import numpy as np
 from numba import njit, prange
 
-from .cpu_direct import _add, _copy
+from .cpu_rows import _add, _copy
 
-_BLOCK = 32      # tile edge of the transposes
+_BLOCK = 64      # pixels per task of the transposes
+
+
+@njit(cache=True, inline="always")
+def _transpose_tile(src, dst, bias):
+    """dst[i, j] = src[j, i] + bias[i] on a tile of at most 8x8; the full 8x8 case has constant bounds,
+    which LLVM turns into straight-line code."""
+    if src.shape[0] == 8 and src.shape[1] == 8:
+        for i in range(8):
+            for j in range(8):
+                dst[i, j] = src[j, i] + bias[i]
+    else:
+        for i in range(dst.shape[0]):
+            for j in range(dst.shape[1]):
+                dst[i, j] = src[j, i] + bias[i]
 
 
 @njit(parallel=True, cache=True)
 def to_nhwc(a, n0, m, out):
-    """out[n, l, c] = a[n0 + n, c, l] for n < m; a (N, C, L), out (>= m, L, C). Tiled so both sides stay in L1."""
+    """out[n, l, c] = a[n0 + n, c, l] for n < m; a (N, C, L), out (>= m, L, C)."""
     C, L = a.shape[1], a.shape[2]
+    zero = np.zeros(8, a.dtype)
     blocks = (L + _BLOCK - 1) // _BLOCK
     for t in prange(m * blocks):
         n, l0 = t // blocks, (t % blocks) * _BLOCK
-        l1 = min(l0 + _BLOCK, L)
-        for c0 in range(0, C, _BLOCK):
-            c1 = min(c0 + _BLOCK, C)
-            for l in range(l0, l1):
-                for c in range(c0, c1):
-                    out[n, l, c] = a[n0 + n, c, l]
+        for c in range(0, C, 8):
+            for l in range(l0, min(l0 + _BLOCK, L), 8):
+                _transpose_tile(a[n0 + n, c: c + 8, l: l + 8], out[n, l: l + 8, c: c + 8], zero)
 
 
 @njit(parallel=True, cache=True)
 def to_nchw(a, n0, bias, out):
-    """out[n0 + n, c, l] = a[n, l, c] + bias[c] (bias may be empty); a (m, L, C), out (N, C, L)."""
+    """out[n0 + n, c, l] = a[n, l, c] + bias[c] (no bias when empty); a (m, L, C), out (N, C, L)."""
     m, L, C = a.shape
-    blocks = (C + _BLOCK - 1) // _BLOCK
+    b = bias if bias.size else np.zeros(C, a.dtype)
+    blocks = (L + _BLOCK - 1) // _BLOCK
     for t in prange(m * blocks):
-        n, c0 = t // blocks, (t % blocks) * _BLOCK
-        c1 = min(c0 + _BLOCK, C)
-        for l0 in range(0, L, _BLOCK):
-            l1 = min(l0 + _BLOCK, L)
-            for c in range(c0, c1):
-                b = bias[c] if bias.size else 0
-                for l in range(l0, l1):
-                    out[n0 + n, c, l] = a[n, l, c] + b
+        n, l0 = t // blocks, (t % blocks) * _BLOCK
+        for l in range(l0, min(l0 + _BLOCK, L), 8):
+            for c in range(0, C, 8):
+                _transpose_tile(a[n, l: l + 8, c: c + 8], out[n0 + n, c: c + 8, l: l + 8], b[c: c + 8])
 
 
 @njit(parallel=True, cache=True)

@@ -1,14 +1,15 @@
 """CPU kernels for batch norm, LeakyReLU, the BCE losses and reflection padding (re-exported by cpu.py).
 
-Each is one or two fused passes over memory. Elementwise kernels come in pairs: a serial `_x_span` that
-does elements [start, stop), and `_x_parallel` that splits the array over the threads; arrays smaller
-than cpu.PARALLEL_MIN stay on the calling thread, where there are no workers to wake.
+Each is one or two fused passes over memory. Batch norm and padding run one channel or plane per task.
+LeakyReLU comes in a pair: a serial `_x_span` that does elements [start, stop), and `_x_parallel` that
+splits the array over the threads; arrays smaller than PARALLEL_MIN stay on the calling thread, where
+there are no workers to wake. The losses are serial loops (their arrays are small).
 Math and shapes: reference.py. Debug with NUMBA_DISABLE_JIT=1.
 """
 import numpy as np
 from numba import njit, prange
 
-PARALLEL_MIN = 1 << 17
+PARALLEL_MIN = 1 << 17       # elements below which LeakyReLU runs on the calling thread
 _SPANS = 64                  # pieces a parallel elementwise kernel cuts its array into
 
 
@@ -39,21 +40,23 @@ def _bounds(t, n):
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _bn_stats(x, mean, var):
-    """Per-channel mean and biased variance of x (N, C, L), two passes in float64."""
+    """Per-channel mean and biased variance of x (N, C, L) in one pass, in float64.
+
+    Sums are taken of x - k, with k the channel's first value: var = E[(x-k)^2] - E[x-k]^2 then loses
+    no precision to a large mean."""
     N, C, L = x.shape
     for c in prange(C):
+        k = x[0, c, 0]
         s = 0.0
-        for n in range(N):
-            for k in range(L):
-                s += x[n, c, k]
-        m = s / (N * L)
         q = 0.0
         for n in range(N):
-            for k in range(L):
-                d = x[n, c, k] - m
+            for i in range(L):
+                d = x[n, c, i] - k
+                s += d
                 q += d * d
-        mean[c] = m
-        var[c] = q / (N * L)
+        m = s / (N * L)
+        mean[c] = k + m
+        var[c] = max(q / (N * L) - m * m, 0.0)
 
 
 @njit(parallel=True, cache=True)
@@ -142,9 +145,10 @@ def batch_norm_backward(gy, x, mean, invstd, weight, training, needs=(True, True
 
 @njit(cache=True)
 def _lrelu_span(x, slope, y, start, stop):
-    for k in range(start, stop):
-        v = x[k]
-        y[k] = v if v > 0 else v * slope
+    xs, ys = x[start:stop], y[start:stop]        # views from 0: the loop vectorises (see cpu_rows.py)
+    for k in range(xs.size):
+        v = xs[k]
+        ys[k] = v if v > 0 else v * slope
 
 
 @njit(parallel=True, cache=True)
@@ -156,9 +160,10 @@ def _lrelu_parallel(x, slope, y, n):
 
 @njit(cache=True)
 def _lrelu_grad_span(gy, x, slope, gx, start, stop):
-    for k in range(start, stop):
-        g = gy[k]
-        gx[k] = g if x[k] > 0 else g * slope
+    gs, xs, out = gy[start:stop], x[start:stop], gx[start:stop]
+    for k in range(gs.size):
+        g = gs[k]
+        out[k] = g if xs[k] > 0 else g * slope
 
 
 @njit(parallel=True, cache=True)
@@ -184,13 +189,14 @@ def leaky_relu_backward(gy, x, slope):
 
 
 # ----------------------------------------------------------------------------------------------- losses
-# Weights arrive broadcast and flat, or empty for None. `loss` is written only when it is non-empty
-# (reduction 'none'); the span returns its float64 sum either way, so 'mean' and 'sum' cost one pass.
+# Serial loops (loss arrays are small). Weights arrive broadcast and flat, or empty for None. `loss` is
+# written only when non-empty (reduction 'none'); the float64 sum is returned either way, so 'mean' and
+# 'sum' cost one pass.
 
 @njit(cache=True)
-def _bce_span(p, y, w, loss, start, stop):
+def _bce(p, y, w, loss):
     total = 0.0
-    for k in range(start, stop):
+    for k in range(p.size):
         log_p = max(np.log(p[k]), -100.0)
         log_q = max(np.log1p(-p[k]), -100.0)
         v = -(y[k] * log_p + (1 - y[k]) * log_q)
@@ -203,9 +209,9 @@ def _bce_span(p, y, w, loss, start, stop):
 
 
 @njit(cache=True)
-def _bce_grad_span(g, p, y, w, gp, start, stop):
+def _bce_grad(g, p, y, w, gp):
     """gp = g * w * (p - y) / max(p * (1 - p), 1e-12); g has one element (mean/sum) or one per element."""
-    for k in range(start, stop):
+    for k in range(p.size):
         v = (p[k] - y[k]) / max(p[k] * (1 - p[k]), 1e-12)
         if w.size:
             v *= w[k]
@@ -213,10 +219,12 @@ def _bce_grad_span(g, p, y, w, gp, start, stop):
 
 
 @njit(cache=True)
-def _bce_logits_span(x, y, w, pw, loss, start, stop):
+def _bce_logits(x, y, w, pw, loss):
     total = 0.0
-    for k in range(start, stop):
-        softplus_neg = max(-x[k], 0.0) + np.log1p(np.exp(-abs(x[k])))      # log(1 + exp(-x))
+    for k in range(x.size):
+        # log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|)); log rather than log1p, which is 2x slower
+        # here and only differs below float eps, as in PyTorch's formula
+        softplus_neg = max(-x[k], 0.0) + np.log(1 + np.exp(-abs(x[k])))
         log_weight = 1 + (pw[k] - 1) * y[k] if pw.size else 1.0
         v = (1 - y[k]) * x[k] + log_weight * softplus_neg
         if w.size:
@@ -228,8 +236,8 @@ def _bce_logits_span(x, y, w, pw, loss, start, stop):
 
 
 @njit(cache=True)
-def _bce_logits_grad_span(g, x, y, w, pw, gx, start, stop):
-    for k in range(start, stop):
+def _bce_logits_grad(g, x, y, w, pw, gx):
+    for k in range(x.size):
         e = np.exp(-abs(x[k]))
         sig = 1 / (1 + e) if x[k] >= 0 else e / (1 + e)                   # sigmoid(x), stable
         v = (1 + (pw[k] - 1) * y[k]) * sig - pw[k] * y[k] if pw.size else sig - y[k]
@@ -255,33 +263,32 @@ def _grad_in(gout, n, reduction, dtype):
 def binary_cross_entropy_forward(p, y, weight, reduction):
     """-weight * (y log p + (1 - y) log(1 - p)), logs clamped at -100; reduced by 'mean' | 'sum' | 'none'."""
     loss = np.empty(p.shape if reduction == "none" else 0, p.dtype)
-    total = _bce_span(_flat(p), _flat(y, p.dtype), _per_element(weight, p.shape, p.dtype), loss.reshape(-1),
-                      0, p.size)
+    total = _bce(_flat(p), _flat(y, p.dtype), _per_element(weight, p.shape, p.dtype), loss.reshape(-1))
     return _loss_out(total, loss, p.size, reduction, p.dtype)
 
 
 def binary_cross_entropy_backward(gout, p, y, weight, reduction):
     """Gradient of binary_cross_entropy_forward with respect to p."""
     gp = np.empty(p.shape, p.dtype)
-    _bce_grad_span(_grad_in(gout, p.size, reduction, p.dtype), _flat(p), _flat(y, p.dtype),
-                   _per_element(weight, p.shape, p.dtype), gp.reshape(-1), 0, p.size)
+    _bce_grad(_grad_in(gout, p.size, reduction, p.dtype), _flat(p), _flat(y, p.dtype),
+              _per_element(weight, p.shape, p.dtype), gp.reshape(-1))
     return gp
 
 
 def binary_cross_entropy_with_logits_forward(x, y, weight, pos_weight, reduction):
     """weight * ((1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)), stable for any x; reduced."""
     loss = np.empty(x.shape if reduction == "none" else 0, x.dtype)
-    total = _bce_logits_span(_flat(x), _flat(y, x.dtype), _per_element(weight, x.shape, x.dtype),
-                             _per_element(pos_weight, x.shape, x.dtype), loss.reshape(-1), 0, x.size)
+    total = _bce_logits(_flat(x), _flat(y, x.dtype), _per_element(weight, x.shape, x.dtype),
+                        _per_element(pos_weight, x.shape, x.dtype), loss.reshape(-1))
     return _loss_out(total, loss, x.size, reduction, x.dtype)
 
 
 def binary_cross_entropy_with_logits_backward(gout, x, y, weight, pos_weight, reduction):
     """Gradient of binary_cross_entropy_with_logits_forward with respect to x."""
     gx = np.empty(x.shape, x.dtype)
-    _bce_logits_grad_span(_grad_in(gout, x.size, reduction, x.dtype), _flat(x), _flat(y, x.dtype),
-                          _per_element(weight, x.shape, x.dtype), _per_element(pos_weight, x.shape, x.dtype),
-                          gx.reshape(-1), 0, x.size)
+    _bce_logits_grad(_grad_in(gout, x.size, reduction, x.dtype), _flat(x), _flat(y, x.dtype),
+                     _per_element(weight, x.shape, x.dtype), _per_element(pos_weight, x.shape, x.dtype),
+                     gx.reshape(-1))
     return gx
 
 
@@ -293,33 +300,44 @@ def _reflect_index(n, before, after):
 
 
 @njit(parallel=True, cache=True)
-def _gather_planes(x, rows, cols, y):
-    """y[p, a, b] = x[p, rows[a], cols[b]] for planes p; x (P, H, W), y (P, Hp, Wp)."""
+def _gather_planes(x, rows, left, right, y):
+    """y[p, a] = row rows[a] of x[p], mirrored left and right; x (P, H, W), y (P, Hp, left + W + right)."""
+    W = x.shape[2]
     for p in prange(x.shape[0]):
         for a in range(rows.size):
             src, dst = x[p, rows[a]], y[p, a]
-            for b in range(cols.size):
-                dst[b] = src[cols[b]]
+            dst[left: left + W] = src
+            for k in range(left):                   # dst[left - 1 - k] mirrors src[k + 1]
+                dst[left - 1 - k] = src[k + 1]
+            for k in range(right):
+                dst[left + W + k] = src[W - 2 - k]
 
 
 @njit(parallel=True, cache=True)
-def _scatter_planes(gy, rows, cols, gx):
-    """gx[p, rows[a], cols[b]] += gy[p, a, b]: the adjoint of _gather_planes (gx zeroed here)."""
+def _scatter_planes(gy, rows, left, right, gx):
+    """The adjoint of _gather_planes: gx[p] (zeroed here) += each padded row folded back onto its source."""
+    W = gx.shape[2]
     for p in prange(gy.shape[0]):
         gx[p] = 0
         for a in range(rows.size):
             src, dst = gy[p, a], gx[p, rows[a]]
-            for b in range(cols.size):
-                dst[cols[b]] += src[b]
+            middle = src[left: left + W]              # a view from 0: the loop vectorises
+            for q in range(W):
+                dst[q] += middle[q]
+            for k in range(left):
+                dst[k + 1] += src[left - 1 - k]
+            for k in range(right):
+                dst[W - 2 - k] += src[left + W + k]
 
 
 def reflection_pad2d_forward(x, pad):
-    """x (N, C, H, W) -> (N, C, H + top + bottom, W + left + right) mirrored at the edges; pad = (l, r, t, b)."""
+    """x (N, C, H, W) -> (N, C, H + top + bottom, W + left + right), mirrored; pad = (l, r, t, b)."""
     left, right, top, bottom = pad
     N, C, H, W = x.shape
-    rows, cols = _reflect_index(H, top, bottom), _reflect_index(W, left, right)
-    y = np.empty((N, C, rows.size, cols.size), x.dtype)
-    _gather_planes(np.ascontiguousarray(x).reshape(N * C, H, W), rows, cols, y.reshape(N * C, rows.size, -1))
+    rows = _reflect_index(H, top, bottom)
+    y = np.empty((N, C, rows.size, W + left + right), x.dtype)
+    _gather_planes(np.ascontiguousarray(x).reshape(N * C, H, W), rows, left, right,
+                   y.reshape(N * C, rows.size, -1))
     return y
 
 
@@ -330,5 +348,5 @@ def reflection_pad2d_backward(gy, pad):
     H, W = Hp - top - bottom, Wp - left - right
     gx = np.empty((N, C, H, W), gy.dtype)
     _scatter_planes(np.ascontiguousarray(gy).reshape(N * C, Hp, Wp), _reflect_index(H, top, bottom),
-                    _reflect_index(W, left, right), gx.reshape(N * C, H, W))
+                    left, right, gx.reshape(N * C, H, W))
     return gx

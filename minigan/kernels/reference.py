@@ -1,4 +1,4 @@
-"""Reference kernels in plain NumPy: the oracle the fast kernels are tested against, and the text to learn from.
+"""Reference kernels in plain NumPy: the oracle of the fast kernels' tests, and the text to learn from.
 
 Every function here has a twin with the same name and signature in `cpu.py` (Numba) and `gpu.py` (CuPy).
 They take and return raw arrays, never Tensors. Conventions shared by all three files:
@@ -6,7 +6,8 @@ They take and return raw arrays, never Tensors. Conventions shared by all three 
 - Images are NCHW. `stride`, `padding`, `dilation`, `output_padding` are int pairs (h, w).
 - conv2d weight: (O, C, kh, kw), PyTorch's layout. conv_transpose2d weight: (C_in, C_out, kh, kw).
 - Column matrix of `im2col`: shape (C*kh*kw, N*Ho*Wo); row (c, i, j) -> c*kh*kw + i*kw + j, column
-  (n, ho, wo) -> (n*Ho + ho)*Wo + wo, and cols[(c, i, j), (n, ho, wo)] = x_padded[n, c, ho*s + i*d, wo*s + j*d].
+  (n, ho, wo) -> (n*Ho + ho)*Wo + wo, and
+  cols[(c, i, j), (n, ho, wo)] = x_padded[n, c, ho*s + i*d, wo*s + j*d].
   A convolution is then one matrix product: W.reshape(O, C*kh*kw) @ cols -> (O, N*Ho*Wo).
 - Backward functions take `needs` (one flag per gradient) and return None for gradients not asked for.
 - Reductions 'mean' | 'sum' return a 0-d array, 'none' an array shaped like the input.
@@ -37,11 +38,12 @@ def _pad_for_taps(x, kernel_size, stride, padding, dilation, out_size):
 def _out_size(shape, kernel_size, stride, padding, dilation, out_size):
     if out_size is not None:
         return tuple(out_size)
-    return tuple(conv_output_size(shape[2 + a], kernel_size[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
+    return tuple(conv_output_size(shape[2 + a], kernel_size[a], stride[a], padding[a], dilation[a])
+                 for a in (0, 1))
 
 
 def im2col(x, kernel_size, stride, padding, dilation, out_size=None):
-    """Unfold x (N, C, H, W) into columns (C*kh*kw, N*Ho*Wo). `out_size` (Ho, Wo) defaults to the conv size."""
+    """Unfold x (N, C, H, W) into columns (C*kh*kw, N*Ho*Wo); `out_size` (Ho, Wo) defaults to the conv's."""
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
     Ho, Wo = _out_size(x.shape, kernel_size, stride, padding, dilation, out_size)
@@ -252,7 +254,8 @@ def binary_cross_entropy_with_logits_forward(x, y, weight, pos_weight, reduction
 
 
 def binary_cross_entropy_with_logits_backward(gout, x, y, weight, pos_weight, reduction):
-    """gx = gout * weight * ((1 + (pos_weight - 1) * y) * sigmoid(x) - pos_weight * y); sigmoid(x) - y without pos_weight."""
+    """gx = gout * weight * ((1 + (pos_weight - 1) * y) * sigmoid(x) - pos_weight * y)
+    (sigmoid(x) - y without pos_weight)."""
     g = _reduce_grad(gout, x.size, reduction, x.dtype)
     sig = 1 / (1 + np.exp(-x))
     if pos_weight is None:
@@ -268,14 +271,14 @@ def binary_cross_entropy_with_logits_backward(gout, x, y, weight, pos_weight, re
 # pad = (left, right, top, bottom), PyTorch's order for the last two axes.
 
 def _reflect_index(n, before, after):
-    """Source index of each of the n + before + after positions of a reflect-padded axis (edge not repeated)."""
+    """Source index of each of the n + before + after positions of a reflect-padded axis ."""
     i = np.arange(-before, n + after)
     i = np.abs(i)                                     # left side mirrors around 0
     return np.where(i > n - 1, 2 * (n - 1) - i, i)    # right side mirrors around n - 1
 
 
 def reflection_pad2d_forward(x, pad):
-    """x (N, C, H, W) -> (N, C, H + top + bottom, W + left + right), mirrored at the edges (each pad < size)."""
+    """x (N, C, H, W) -> (N, C, H + top + bottom, W + left + right), mirrored at the edges (pads < sizes)."""
     left, right, top, bottom = pad
     rows = _reflect_index(x.shape[2], top, bottom)
     cols = _reflect_index(x.shape[3], left, right)

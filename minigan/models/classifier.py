@@ -1,9 +1,10 @@
 """A small digit classifier: the judge of cGAN samples and the feature extractor of the Fréchet
 distance (``minigan.gans.evaluation``).
 
-Stride-2 4x4 convolutions halve the side until it is 8 or less (two for 28x28 and 32x32, three for
-64x64), with LeakyReLU(0.2) and BatchNorm2d after all but the first; then Linear -> ReLU to
-``feature_dim`` features (the "penultimate" layer) and a Linear head to the class logits.
+Stride-2 4x4 convolutions halve the side until it is 4 or less (two for 16x16, three for 28x28 and
+32x32, four for 64x64), doubling the channels, with LeakyReLU(0.2) and BatchNorm2d after all but the
+first; then Linear -> ReLU to ``feature_dim`` features (the "penultimate" layer) and a Linear head
+to the class logits.
 
     >>> model = DigitClassifier(image_size=32, channels=1)
     >>> model.features(mg.randn(4, 1, 32, 32)).shape, model(mg.randn(4, 1, 32, 32)).shape
@@ -35,7 +36,7 @@ class DigitClassifier(nn.Module):
             raise ValueError(f"DigitClassifier: image_size must be >= 8, got {image_size}")
         self.image_size, self.channels, self.n_classes = image_size, channels, n_classes
         layers, side, in_ch, out_ch = [], image_size, channels, width
-        while side > 8:                                    # side -> side // 2 per block
+        while side > 4:                                    # side -> side // 2 per block
             first = not layers
             layers.append(nn.Conv2d(in_ch, out_ch, 4, 2, 1, bias=first))
             if not first:

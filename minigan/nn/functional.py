@@ -198,7 +198,8 @@ class ConvTranspose2d(Function):
     @staticmethod
     def backward(ctx, gy):
         x, w = ctx.saved_tensors
-        gx, gw, gb = kernels.conv_transpose2d_backward(x, w, gy, *ctx.geometry, needs=ctx.needs_input_grad[:3])
+        gx, gw, gb = kernels.conv_transpose2d_backward(x, w, gy, *ctx.geometry,
+                                                       needs=ctx.needs_input_grad[:3])
         return gx, gw, gb, None, None, None, None
 
 
@@ -208,7 +209,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     weight (C_in, C_out, kh, kw), bias (C_out,) or None. Returns (N, C_out, Ho, Wo) with
     Ho = (H - 1)*sh - 2*ph + dh*(kh - 1) + output_padding_h + 1; output_padding < stride or < dilation.
 
-        >>> y = conv_transpose2d(mg.randn(8, 16, 16, 16), mg.randn(16, 3, 4, 4), stride=2, padding=1)  # (8, 3, 32, 32)
+        >>> x, w = mg.randn(8, 16, 16, 16), mg.randn(16, 3, 4, 4)
+        >>> y = conv_transpose2d(x, w, stride=2, padding=1)            # (8, 3, 32, 32)
     """
     fn = "conv_transpose2d"
     _conv_checks(fn, input, weight, bias, weight.shape[0], weight.shape[1], groups)
@@ -266,15 +268,18 @@ def _normalise(fn, input, running_mean, running_var, weight, bias, use_batch_sta
                per_instance):
     _check_ndim(input, (2, 3, 4, 5) if not per_instance else (3, 4, 5), "input", fn)
     C = input.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
         if t is not None and t.shape != (C,):
-            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}")
+            raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape {input.shape}, "
+                             f"got {t.shape}")
     _check_dtype(input, {"weight": weight, "bias": bias}, fn)
     x = input.data
     xp = backend.get_array_module(x)
     if not use_batch_stats:
         if running_mean is None or running_var is None:
-            raise ValueError(f"{fn}: running_mean and running_var must be given when not using batch statistics")
+            raise ValueError(f"{fn}: running_mean and running_var must be given when not using batch "
+                             f"statistics")
         mean = running_mean.data.astype(x.dtype)
         invstd = (1 / xp.sqrt(running_var.data.astype(np.float64) + eps)).astype(x.dtype)
         return BatchNorm.apply(input, weight, bias, mean, invstd, False, False)
@@ -375,7 +380,8 @@ class BinaryCrossEntropy(Function):
             gp = kernels.binary_cross_entropy_backward(g, p, y, weight, ctx.reduction)
         if ctx.needs_input_grad[1]:       # d/dy = log(1 - p) - log(p), each clamped at -100
             xp = backend.get_array_module(p)
-            gy = _loss_grad_scale(g, p, ctx.reduction) * (xp.maximum(xp.log1p(-p), -100) - xp.maximum(xp.log(p), -100))
+            log_ratio = xp.maximum(xp.log1p(-p), -100) - xp.maximum(xp.log(p), -100)
+            gy = _loss_grad_scale(g, p, ctx.reduction) * log_ratio
             gy = gy if weight is None else gy * weight
         return gp, gy, None, None
 
@@ -405,7 +411,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, x, y, weight, pos_weight, reduction):
-        y, weight, pos_weight = _as_dtype(y, x.dtype), _as_dtype(weight, x.dtype), _as_dtype(pos_weight, x.dtype)
+        y, weight = _as_dtype(y, x.dtype), _as_dtype(weight, x.dtype)
+        pos_weight = _as_dtype(pos_weight, x.dtype)
         ctx.save_for_backward(x, y, weight, pos_weight)
         ctx.reduction = reduction
         return kernels.binary_cross_entropy_with_logits_forward(x, y, weight, pos_weight, reduction)

@@ -76,7 +76,8 @@ def test_conv2d_cpu_matches_reference(case, needs, nhwc):
 
 
 @settings(deadline=None)
-@given(conv_cases(transposed=True), st.sampled_from([(True, True, True), (False, True, False)]), st.booleans())
+@given(conv_cases(transposed=True), st.sampled_from([(True, True, True), (False, True, False)]),
+       st.booleans())
 def test_conv_transpose2d_cpu_matches_reference(case, needs, nhwc):
     x, w, b, s, p, d, op = case
     y = reference.conv_transpose2d_forward(x, w, b, s, p, op, d)
@@ -93,7 +94,7 @@ def test_conv_transpose2d_cpu_matches_reference(case, needs, nhwc):
 
 @pytest.mark.parametrize("nhwc", [False, True])
 def test_chunked_gemm_path_matches_reference(monkeypatch, nhwc):
-    """One sample per chunk (tiny CHUNK_BYTES) runs the per-sample GEMM branch and gw accumulation."""
+    """Small CHUNK_BYTES: row bands of one sample, single samples, a few samples per piece; gw accumulates."""
     monkeypatch.setattr(cpu, "NHWC_MIN_CHANNELS", 1 if nhwc else 10 ** 9)
     monkeypatch.setattr(cpu, "NHWC_MAX_WIDTH", 10 ** 9)
     rng = np.random.default_rng(0)
@@ -101,14 +102,16 @@ def test_chunked_gemm_path_matches_reference(monkeypatch, nhwc):
     want_y = reference.conv2d_forward(x, w, b, (2, 1), (1, 1), (1, 1))
     gy = rng.standard_normal(want_y.shape)
     want = reference.conv2d_backward(x, w, gy, (2, 1), (1, 1), (1, 1))
-    for chunk in (1, 3 * 9 * 20 * 8):           # 1 sample, then 2-3 samples per chunk
+    for chunk in (1, 3456, 3 * 9 * 20 * 8):      # 1-row bands, 2-row bands, 2-3 samples per chunk
         monkeypatch.setattr(cpu, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(cpu, "MIN_COLUMNS", 1)
         assert_close(cpu.conv2d_forward(x, w, b, (2, 1), (1, 1), (1, 1)), want_y, np.float64)
         for g, r in zip(cpu.conv2d_backward(x, w, gy, (2, 1), (1, 1), (1, 1)), want):
             assert_close(g, r, np.float64)
         wt = rng.standard_normal((3, 4, 4, 4))
         yt = reference.conv_transpose2d_forward(x, wt, None, (2, 2), (1, 1), (1, 0), (1, 1))
-        assert_close(cpu.conv_transpose2d_forward(x, wt, None, (2, 2), (1, 1), (1, 0), (1, 1)), yt, np.float64)
+        got = cpu.conv_transpose2d_forward(x, wt, None, (2, 2), (1, 1), (1, 0), (1, 1))
+        assert_close(got, yt, np.float64)
         gyt = rng.standard_normal(yt.shape)
         for g, r in zip(cpu.conv_transpose2d_backward(x, wt, gyt, (2, 2), (1, 1), (1, 0), (1, 1)),
                         reference.conv_transpose2d_backward(x, wt, gyt, (2, 2), (1, 1), (1, 0), (1, 1))):
@@ -185,3 +188,44 @@ def test_reference_matches_torch(case, tcase):
         for g, t in zip(grads, (xt, wt, bt)):
             if t is not None:
                 np.testing.assert_allclose(g, t.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("stride, dilation, padding", [((2, 1), (1, 2), (0, 4)), ((1, 1), (2, 1), (3, 0)),
+                                                       ((3, 2), (1, 1), (2, 1)), ((1, 1), (1, 3), (1, 9))])
+@pytest.mark.parametrize("kernel", [(3, 1), (2, 5), (4, 7)])
+def test_direct_path_geometries(stride, dilation, padding, kernel):
+    """Both direct variants (unit width-stride with padded row buffers, and strided) on odd geometries."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 11, 37))
+    w = rng.standard_normal((2, 3) + kernel)
+    b = rng.standard_normal(2)
+    y = reference.conv2d_forward(x, w, b, stride, padding, dilation)
+    assert cpu_direct.suits(2, y.shape[3]) or y.shape[3] < cpu_direct.MIN_WIDTH
+    assert_close(cpu.conv2d_forward(x, w, b, stride, padding, dilation), y, np.float64)
+    gy = rng.standard_normal(y.shape)
+    for g, r in zip(cpu.conv2d_backward(x, w, gy, stride, padding, dilation),
+                    reference.conv2d_backward(x, w, gy, stride, padding, dilation)):
+        assert_close(g, r, np.float64)
+
+
+@pytest.mark.parametrize("shape", [(40, 7, 9), (5, 7, 33), (1, 3, 1)])
+def test_split_matmul_matches_numpy(monkeypatch, shape):
+    """cpu_blas.matmul cuts products into per-thread blocks of rows or columns; views and strided outputs."""
+    from minigan.kernels import cpu_blas
+    monkeypatch.setattr(cpu_blas, "MIN_SPLIT_FLOPS", 0)
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((k, m)).T, rng.standard_normal((n, k)).T       # transposed views
+    big = np.zeros((m, n + 5))
+    out = big[:, 2: 2 + n]                                                    # strided rows
+    np.testing.assert_allclose(cpu_blas.matmul(a, b, out), a @ b, rtol=1e-12)
+    np.testing.assert_array_equal(big[:, :2], 0)
+    np.testing.assert_array_equal(big[:, 2 + n:], 0)
+
+
+def test_public_matmul_any_shape():
+    from minigan import kernels
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((300, 200)).astype(np.float32), rng.standard_normal((200, 400)).astype(np.float32)
+    np.testing.assert_allclose(kernels.matmul(a, b), a @ b, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(kernels.matmul(a[None], b), a[None] @ b, rtol=1e-5, atol=1e-4)

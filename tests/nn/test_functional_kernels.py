@@ -24,12 +24,14 @@ def conv_geometry(draw, transposed=False):
     if transposed:
         op = tuple(draw(st.integers(0, max(a, b) - 1)) for a, b in zip(s, d))
         size = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-        out = [(h - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1 for h, ss, pp, dd, kk, o in zip(size, s, p, d, k, op)]
+        out = [(h - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1
+               for h, ss, pp, dd, kk, o in zip(size, s, p, d, k, op)]
         if min(out) < 1:
             p = (0, 0)
     else:
         op = (0, 0)
-        size = tuple(max(1, dd * (kk - 1) + 1 - 2 * pp) + draw(st.integers(0, 3)) for kk, dd, pp in zip(k, d, p))
+        size = tuple(max(1, dd * (kk - 1) + 1 - 2 * pp) + draw(st.integers(0, 3))
+                     for kk, dd, pp in zip(k, d, p))
     return n, c_in, c_out, size, k, s, p, d, op, draw(st.booleans()), draw(st.integers(0, 2 ** 31))
 
 
@@ -115,7 +117,8 @@ def test_forward_and_gradients_match_torch(dtype):
                            ((3, 2, 1, 1), (5, 2, 1, 1), {}),                     # 1x1 spatial
                            ((2, 8, 6, 30), (3, 8, 7, 7), dict(padding=3))]:      # few outputs: direct path
         (x, xt), (w, wt), (b, bt) = (_torch_pair(a, torch) for a in (arr(*xs), arr(*ws), arr(ws[0])))
-        _compare(F.conv2d(x, w, b, **kwargs), TF.conv2d(xt, wt, bt, **kwargs), [(x, xt), (w, wt), (b, bt)], dtype, torch)
+        _compare(F.conv2d(x, w, b, **kwargs), TF.conv2d(xt, wt, bt, **kwargs), [(x, xt), (w, wt), (b, bt)],
+                 dtype, torch)
     for xs, ws, kwargs in [((2, 3, 4, 5), (3, 2, 4, 3), dict(stride=2, padding=1, output_padding=(1, 0))),
                            ((2, 5, 1, 1), (5, 4, 4, 4), {})]:                    # DCGAN's first layer
         (x, xt), (w, wt), (b, bt) = (_torch_pair(a, torch) for a in (arr(*xs), arr(*ws), arr(ws[1])))
@@ -124,14 +127,16 @@ def test_forward_and_gradients_match_torch(dtype):
     (x, xt), (w, wt), (b, bt) = (_torch_pair(a, torch) for a in (arr(4, 3, 5, 6), arr(3), arr(3)))
     _compare(F.instance_norm(x, weight=w, bias=b), TF.instance_norm(xt, weight=wt, bias=bt),
              [(x, xt), (w, wt), (b, bt)], dtype, torch)
-    (x, xt), (y, yt) = _torch_pair(arr(6, 3), torch), _torch_pair(rng.random((6, 3)).astype(dtype), torch, False)
+    (x, xt) = _torch_pair(arr(6, 3), torch)
+    (y, yt) = _torch_pair(rng.random((6, 3)).astype(dtype), torch, False)
     pw = rng.random(3).astype(dtype) + 0.5
     _compare(F.binary_cross_entropy_with_logits(x, y, pos_weight=mg.tensor(pw)),
-             TF.binary_cross_entropy_with_logits(xt, yt, pos_weight=torch.tensor(pw)), [(x, xt)], dtype, torch)
+             TF.binary_cross_entropy_with_logits(xt, yt, pos_weight=torch.tensor(pw)), [(x, xt)], dtype,
+             torch)
     p = rng.random((6, 3)).astype(dtype)
     (q, qt) = _torch_pair(p, torch)
-    _compare(F.binary_cross_entropy(q, y, reduction="none"), TF.binary_cross_entropy(qt, yt, reduction="none"),
-             [(q, qt)], dtype, torch)
+    _compare(F.binary_cross_entropy(q, y, reduction="none"),
+             TF.binary_cross_entropy(qt, yt, reduction="none"), [(q, qt)], dtype, torch)
 
 
 def test_batch_norm_running_statistics_follow_torch():
@@ -166,7 +171,8 @@ def test_non_contiguous_and_unbatched_inputs():
     want = F.conv2d(mg.tensor(np.ascontiguousarray(xs.numpy())), w, padding=1).numpy()
     np.testing.assert_allclose(F.conv2d(xs, w, padding=1).numpy(), want, rtol=1e-6)
     np.testing.assert_allclose(F.conv2d(xs[0], w, padding=1).numpy(), want[0], rtol=1e-6)
-    np.testing.assert_allclose(F.leaky_relu(xs, 0.1).numpy(), np.where(xs.numpy() > 0, xs.numpy(), 0.1 * xs.numpy()))
+    xn = xs.numpy()
+    np.testing.assert_allclose(F.leaky_relu(xs, 0.1).numpy(), np.where(xn > 0, xn, 0.1 * xn))
 
 
 # ----------------------------------------------------------------------------------------------- errors
@@ -191,7 +197,7 @@ def test_bad_inputs_raise_clear_errors():
         F.binary_cross_entropy_with_logits(mg.randn(4, 1), mg.ones(4))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(mg.randn(1, 3, 1, 1), None, None, training=True)
-    with pytest.raises(ValueError, match="padding size should be less than the corresponding input dimension"):
+    with pytest.raises(ValueError, match="padding size should be less than the corresponding input"):
         F.pad(mg.randn(1, 1, 2, 5), (1, 1, 2, 0), mode="reflect")
 
 
@@ -210,4 +216,5 @@ def test_reflect_padding_limit_is_torchs():
             with pytest.raises(ValueError, match="padding size should be less"):
                 F.pad(mg.tensor(x), pad, mode="reflect")
         else:
-            assert F.pad(mg.tensor(x), pad, mode="reflect").shape == TF.pad(torch.tensor(x), pad, mode="reflect").shape
+            want = TF.pad(torch.tensor(x), pad, mode="reflect").shape
+            assert F.pad(mg.tensor(x), pad, mode="reflect").shape == tuple(want)
