@@ -15,9 +15,10 @@ Cases (float32):
 
 Each (case, framework) runs in its own subprocess: build the models (the torch ones get minigan's
 weights through ``load_state_dict(strict=True)``, so they are the same networks), warm up, time
-``--steps`` steps and report the median. Peak memory: the growth of the process's peak resident
-set over the timed steps for both (and, for minigan, the peak of NumPy's allocations traced by
-``tracemalloc`` during one more step; on CUDA, CuPy's pool and torch's max_memory_allocated).
+``--steps`` steps and report the median. Memory: the process's resident set once the models are
+built and its peak after the steps (for minigan the growth includes loading Numba's compiled
+kernels), and for minigan the peak of NumPy's allocations during one more step, traced by
+``tracemalloc``; on CUDA, CuPy's pool and torch's max_memory_allocated.
 Ratio = torch time / minigan time (1.0 = as fast as PyTorch). Writes a markdown table to ``--out``.
 """
 import argparse
@@ -149,16 +150,17 @@ def torch_models(case, ours):
                 self.outermost = outermost
                 down = nn.Conv2d(input_nc or outer, inner, 4, 2, 1, bias=False)
                 if outermost:
-                    layers = [down, sub, nn.ReLU(True), nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1),
-                              nn.Tanh()]
+                    layers = [down, sub, nn.ReLU(True),
+                              nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1), nn.Tanh()]
                 elif innermost:
                     layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True),
                               nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=False),
                               nn.BatchNorm2d(outer)]
                 else:
+                    up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=False)
                     layers = [nn.LeakyReLU(0.2, True), down, nn.BatchNorm2d(inner), sub,
-                              nn.ReLU(True), nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=False),
-                              nn.BatchNorm2d(outer)] + ([nn.Dropout(0.5)] if dropout else [])
+                              nn.ReLU(True), up, nn.BatchNorm2d(outer)]
+                    layers += [nn.Dropout(0.5)] if dropout else []
                 self.model = nn.Sequential(*layers)
 
             def forward(self, x):
@@ -299,15 +301,15 @@ def worker(framework, case, device, steps, warmup):
     if framework == "torch":
         step = torch_step(case, ours, device)
         del ours
+    built_rss, times = rss_bytes(), []           # models built, no step run yet
     for _ in range(warmup):
         step()
-    base_rss, times = rss_bytes(), []
     for _ in range(steps):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    result = {"median_s": float(np.median(times)), "times_s": times,
-              "peak_rss_growth": max(0, peak_rss_bytes() - base_rss)}
+    result = {"median_s": float(np.median(times)), "times_s": times, "built_rss": built_rss,
+              "peak_rss": peak_rss_bytes()}
     if framework == "minigan":
         import tracemalloc
         tracemalloc.start()
@@ -341,13 +343,14 @@ def table(rows, device):
     lines = [f"Training step, minigan vs PyTorch {rows[0]['torch_version']}, device {device}, "
              f"{os.cpu_count()} CPU threads, {platform.processor() or platform.machine()}. "
              f"Median of timed steps; ratio = torch time / minigan time.", "",
-             "| case | minigan ms/step | torch ms/step | ratio | minigan peak MiB (RSS growth / "
-             "NumPy traced) | torch peak MiB (RSS growth) |",
+             "| case | minigan ms/step | torch ms/step | ratio | minigan MiB: RSS built -> peak, "
+             "NumPy traced peak | torch MiB: RSS built -> peak |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         ours, theirs = r["minigan"], r["torch"]
-        ours_mem = f"{mib(ours['peak_rss_growth'])} / {mib(ours.get('traced_peak'))}"
-        theirs_mem = mib(theirs["peak_rss_growth"])
+        ours_mem = (f"{mib(ours['built_rss'])} -> {mib(ours['peak_rss'])}, "
+                    f"{mib(ours.get('traced_peak'))}")
+        theirs_mem = f"{mib(theirs['built_rss'])} -> {mib(theirs['peak_rss'])}"
         if device == "cuda":
             ours_mem += f" (GPU pool {mib(ours.get('device_peak'))})"
             theirs_mem += f" (GPU {mib(theirs.get('device_peak'))})"

@@ -177,3 +177,18 @@ def test_example_on_unpaired_folders_grayscale_to_rgb(tmp_path):
     assert (out / "epoch_001.png").is_file() and "note" in metrics      # no ground truth here
     with pytest.raises(SystemExit, match="missing folder"):
         _example().main(["--data", str(data / "trainA"), "--out", str(out / "x")])
+
+
+def test_bench_train_step_quick(tmp_path):
+    """bench/train_step.py --quick runs both frameworks on the CycleGAN case and writes a table."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+    from pathlib import Path
+    bench = Path(__file__).resolve().parents[2] / "bench" / "train_step.py"
+    out = tmp_path / "table.md"
+    done = subprocess.run([sys.executable, str(bench), "--quick", "--cases", "cyclegan_64",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = out.read_text()
+    assert "| cyclegan_64 (batch 1, 32x32) |" in table and "x |" in table
