@@ -24,7 +24,6 @@ the very numbers an uninterrupted run gives).
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from tqdm import tqdm
@@ -34,7 +33,7 @@ from minigan import io
 from minigan.data import DataLoader
 from minigan.data.paired import UnpairedFolder
 from minigan.data.scenes import PairedSceneTest, UnpairedScenes
-from minigan.gans import NonFiniteLossError, TrainingLoop
+from minigan.gans import TrainingLoop, run_cli
 from minigan.gans.cyclegan import CycleGAN
 from minigan.gans.translation import score_translation, stack_field, translate_folder
 from minigan.models.patchgan import PatchDiscriminator
@@ -187,19 +186,8 @@ def main(argv=None):
     loop = TrainingLoop(trainer, loader, args.out, epochs=args.epochs + args.epochs_decay,
                         config=config, on_epoch_end=on_epoch_end, progress=not args.no_progress,
                         desc="cyclegan")
-    if args.resume:
-        try:
-            loop.resume()
-        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
-            sys.exit(f"error: {e}")
-    start_step, start = loop.step, time.perf_counter()
-    try:
-        loop.run()
-    except NonFiniteLossError as e:
-        sys.exit(f"error: {e}")
-    seconds = time.perf_counter() - start
+    steps_run, seconds = run_cli(loop, resume=args.resume)
     metrics = final_metrics(args, trainer, test_x, test_y, truth)
-    steps_run = loop.step - start_step
     metrics.update(step=loop.step, train_seconds=round(seconds, 1),
                    iterations_per_second=round(steps_run / seconds, 3) if seconds > 0 else None,
                    interrupted=loop.interrupted, config=config)

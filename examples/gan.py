@@ -15,14 +15,13 @@ quality within 3 std of a mode, a mode is covered with 20 such samples) and ``ch
 """
 import argparse
 import sys
-import time
 
 import numpy as np
 
 import minigan as mg
 from minigan import io, optim
 from minigan.data import DataLoader, RingDataset, RingOfGaussians
-from minigan.gans import GAN, LOSSES, NonFiniteLossError, TrainingLoop
+from minigan.gans import GAN, LOSSES, TrainingLoop, run_cli
 from minigan.models import mlp_discriminator, mlp_generator
 
 EVAL_SAMPLES = 2500
@@ -90,24 +89,13 @@ def main(argv=None):
     loop = TrainingLoop(gan, loader, args.out, steps=args.steps,
                         checkpoint_every=args.checkpoint_every, config=config,
                         progress=not args.no_progress, desc="gan")
-    if args.resume:
-        try:
-            loop.resume()
-        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
-            sys.exit(f"error: {e}")
-    start_step, start = loop.step, time.perf_counter()
-    try:
-        loop.run()
-    except NonFiniteLossError as e:
-        sys.exit(f"error: {e}")
-    seconds = time.perf_counter() - start
+    steps_run, seconds = run_cli(loop, resume=args.resume)
 
     points, metrics = evaluate(gan, ring, args.seed)
     real = ring.sample(EVAL_SAMPLES, np.random.default_rng([args.seed, 1]))
     io.plot_points(f"{args.out}/ring.png", real, points, limit=2.6,
                    title=f"step {loop.step}: {metrics['modes_covered']}/8 modes, "
                          f"{metrics['high_quality_fraction']:.0%} high quality")
-    steps_run = loop.step - start_step
     metrics.update(step=loop.step, seed=args.seed, train_seconds=round(seconds, 2),
                    steps_per_second=round(steps_run / seconds, 2) if seconds > 0 else None,
                    interrupted=loop.interrupted, config=config)

@@ -26,7 +26,6 @@ import argparse
 import math
 import os
 import sys
-import time
 
 import numpy as np
 from tqdm import tqdm
@@ -36,7 +35,7 @@ from minigan import io
 from minigan.data import DataLoader
 from minigan.data.paired import AlignedFolder
 from minigan.data.scenes import PairedSceneTest, SceneLabelsToPhoto
-from minigan.gans import NonFiniteLossError, TrainingLoop
+from minigan.gans import TrainingLoop, run_cli
 from minigan.gans.pix2pix import Pix2Pix
 from minigan.gans.translation import score_translation, stack_field, translate_folder
 from minigan.models.patchgan import PatchDiscriminator
@@ -185,23 +184,12 @@ def main(argv=None):
     loop = TrainingLoop(trainer, loader, args.out, epochs=args.epochs + args.epochs_decay,
                         config=config, on_epoch_end=on_epoch_end, progress=not args.no_progress,
                         desc="pix2pix")
-    if args.resume:
-        try:
-            loop.resume()
-        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
-            sys.exit(f"error: {e}")
-    start_step, start = loop.step, time.perf_counter()
-    try:
-        loop.run()
-    except NonFiniteLossError as e:
-        sys.exit(f"error: {e}")
-    seconds = time.perf_counter() - start
+    steps_run, seconds = run_cli(loop, resume=args.resume)
     metrics = {"note": "no test pairs in --data; see the epoch grids"}
     if test_a is not None:
         name = "labels_to_photo" if args.data is None else "a_to_b"
         metrics = {name: score_translation(translate, test_a, test_b),
                    "test_images": int(len(test_a)), "norm_stats": args.norm_stats}
-    steps_run = loop.step - start_step
     metrics.update(step=loop.step, train_seconds=round(seconds, 1),
                    iterations_per_second=round(steps_run / seconds, 3) if seconds > 0 else None,
                    interrupted=loop.interrupted, config=config)

@@ -9,7 +9,7 @@ from .gan import GAN, pack_samples
 from .image_pool import ImagePool
 from .losses import LOSSES, discriminator_loss, generator_loss
 from .pix2pix import Pix2Pix
-from .trainer import NonFiniteLossError, TrainingLoop
+from .trainer import NonFiniteLossError, TrainingLoop, run_cli
 
 __all__ = ["GAN", "pack_samples", "LOSSES", "discriminator_loss", "generator_loss",
-           "TrainingLoop", "NonFiniteLossError", "Pix2Pix", "CycleGAN", "ImagePool"]
+           "TrainingLoop", "run_cli", "NonFiniteLossError", "Pix2Pix", "CycleGAN", "ImagePool"]

@@ -208,3 +208,22 @@ class TrainingLoop:
         from tqdm import tqdm
         return tqdm(total=self.total_steps, initial=self.step, desc=self.desc,
                     disable=not self.progress, dynamic_ncols=True, leave=True)
+
+
+def run_cli(loop, resume=False):
+    """What every example does around a loop: resume when asked, run, and turn the documented
+    failures (no checkpoint, a corrupt one, changed settings, a NaN loss) into a one-line exit
+    message instead of a traceback. Returns (steps run now, seconds they took)."""
+    import sys
+    import time
+    if resume:
+        try:
+            loop.resume()
+        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
+            sys.exit(f"error: {e}")
+    start_step, start = loop.step, time.perf_counter()
+    try:
+        loop.run()
+    except NonFiniteLossError as e:
+        sys.exit(f"error: {e}")
+    return loop.step - start_step, time.perf_counter() - start
