@@ -86,11 +86,13 @@ def quick_shape(n, size):
     return min(n, 2), (size if size <= 4 else max(4, size // 8))
 
 
-def conv_rows(torch, quick, repeats):
+def conv_rows(torch, quick, repeats, only=None):
     TF = torch.nn.functional
     rng = np.random.default_rng(0)
     out = []
     for net, kind, n, cin, cout, size, k, s, p, op in CONVS:
+        if only and only not in net:
+            continue
         if quick:
             n, size = quick_shape(n, size)
         x = rng.standard_normal((n, cin, size, size)).astype(np.float32)
@@ -178,9 +180,11 @@ def table(setting, info, convs, rest, quick):
         lines.append(f"| {group} | {name} | {shape} | {tf:.3f} | {mf:.3f} | {fmt_ratio(tf, mf)} | "
                      f"{tfb:.3f} | {mfb:.3f} | - | {fmt_ratio(tfb, mfb)} |")
     worst = min(convs, key=lambda r: r[6] / r[7])
-    lines += ["", f"Lowest conv f+b ratio: {fmt_ratio(worst[6], worst[7])} ({worst[0]} {worst[1]}); "
-              f"lowest norm/activation/loss f+b ratio: "
-              f"{min(r[6] / r[7] for r in rest if r[0] != 'padding'):.2f}.", ""]
+    lines += ["", f"Lowest conv f+b ratio: {fmt_ratio(worst[6], worst[7])} ({worst[0]} {worst[1]})."]
+    if rest:
+        lines[-1] += (f" Lowest norm/activation/loss f+b ratio: "
+                      f"{min(r[6] / r[7] for r in rest if r[0] != 'padding'):.2f}.")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -208,8 +212,8 @@ def run(args):
     setting = "OPENBLAS_CORETYPE=" + os.environ["OPENBLAS_CORETYPE"] if "OPENBLAS_CORETYPE" in os.environ \
         else "OPENBLAS_CORETYPE unset"
     repeats = 1 if args.quick else args.repeats
-    convs = conv_rows(torch, args.quick, repeats)
-    rest = other_rows(torch, args.quick, 1 if args.quick else args.repeats * 3)
+    convs = conv_rows(torch, args.quick, repeats, args.only)
+    rest = [] if args.only else other_rows(torch, args.quick, 1 if args.quick else args.repeats * 3)
     info = dict(cpu.threading_info(), blas_core=blas_core(), torch=torch.__version__)
     text = table(setting, info, convs, rest, args.quick)
     print(text)
@@ -226,6 +230,7 @@ def main():
     parser.add_argument("--both", action="store_true", help="run with OPENBLAS_CORETYPE unset and =Haswell")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median taken)")
     parser.add_argument("--out", help="markdown file to write (default bench/results/kernels-<setting>.md)")
+    parser.add_argument("--only", help="just the conv rows of one network: DCGAN or CycleGAN")
     args = parser.parse_args()
     if not args.both:
         return run(args)

@@ -6,7 +6,7 @@ returned broadcast-shaped; the engine sums them back to each input's shape (func
 """
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from .function import Function
 
 xp_of = backend.get_array_module
@@ -123,7 +123,7 @@ class MatMul(Function):
                 f"{'second-to-last' if b.ndim > 1 else 'only'} dimension of other "
                 f"({b.shape[-2 if b.ndim > 1 else 0]})")
         ctx.save_for_backward(a, b)
-        return a @ b
+        return kernels.matmul(a, b)                    # 2-D: threaded BLAS split (kernels/cpu_blas.py)
 
     @staticmethod
     def backward(ctx, g):
@@ -138,10 +138,10 @@ class MatMul(Function):
             g2 = xp.expand_dims(g2, -1)                # g2: (.., n, m)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = g2 @ xp.swapaxes(b2, -1, -2)          # (.., n, k)
+            ga = kernels.matmul(g2, xp.swapaxes(b2, -1, -2))   # (.., n, k)
             ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],)) if a.ndim == 1 else ga
         if ctx.needs_input_grad[1]:
-            gb = xp.swapaxes(a2, -1, -2) @ g2          # (.., k, m)
+            gb = kernels.matmul(xp.swapaxes(a2, -1, -2), g2)   # (.., k, m)
             gb = gb.reshape(gb.shape[:-2] + (gb.shape[-2],)) if b.ndim == 1 else gb
         return ga, gb
 
