@@ -9,9 +9,9 @@
 Networks as in Radford et al. (2016): transposed convolutions with BatchNorm and ReLU in G, Tanh out;
 strided convolutions with LeakyReLU(0.2) and BatchNorm (none on the first layer) in D; weights
 N(0, 0.02); Adam (2e-4, betas 0.5/0.999). The Fréchet distance is measured in the features of a
-small CNN trained with minigan on synthetic digits (trained once, then loaded from the run's folder
-or ~/.cache/minigan), between 1,000 held-out real images and 1,000 samples with fixed noise, at step
-0 and after every epoch.
+small CNN trained with minigan on synthetic digits (on the train split for an idx --data folder;
+trained once, then loaded from the run's folder or ~/.cache/minigan), between 1,000 held-out real
+images and 1,000 samples with fixed noise, at step 0 and after every epoch.
 
 Writes to ``--out``: ``samples_epoch<NNN>.png``, ``interpolation.png`` (each row a slerp path
 between two noise vectors), ``losses.png``, ``metrics.json`` (``frechet_distance`` at step 0, after
@@ -138,8 +138,10 @@ def main(argv=None):
     gan = build(args, channels, device, args.epochs * len(loader))
     config = {k: v for k, v in vars(args).items()
               if k not in ("epochs", "out", "device", "resume", "no_progress")}
-    classifier, classifier_info = evaluation.digit_classifier(
-        args.image_size, out_dir=args.out, device=device, progress=not args.no_progress)
+    labelled = isinstance(dataset, ImagesOnly) and isinstance(dataset.dataset, MNISTFormat)
+    classifier, classifier_info = evaluation.digit_classifier(      # idx folders train their own
+        args.image_size, data=args.data if labelled else None, out_dir=args.out, device=device,
+        progress=not args.no_progress)
     print(f"feature network: held-out digit accuracy {classifier_info['accuracy']:.4f} "
           f"({classifier_info['source']}, {classifier_info['seconds']:.0f} s)")
     frechet = evaluation.FrechetDistance(classifier, real_images)

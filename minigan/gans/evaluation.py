@@ -23,6 +23,7 @@ import os
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from .. import autograd, backend, io
 from .. import random as mg_random
@@ -125,7 +126,6 @@ def train_classifier(train_set, test_set, image_size, channels=1, epochs=2, batc
 
     Uses its own random stream (``isolated_rng(seed)``): the caller's stays as it was.
     """
-    from tqdm import tqdm
     with isolated_rng(seed):
         model = DigitClassifier(image_size, channels).to(device)
         optimizer = Adam(model.parameters(), lr=lr)
