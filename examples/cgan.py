@@ -1,6 +1,6 @@
 """Train a conditional GAN on digits and measure how often a classifier reads the requested digit.
 
-    python examples/cgan.py                           # synthetic digits; about 7 minutes on 2 CPU cores
+    python examples/cgan.py                           # synthetic digits; about 6 minutes on 2 CPU cores
     python examples/cgan.py --epochs 2 --out out/quick
     python examples/cgan.py --data ~/mnist            # MNIST-format idx files instead
     python examples/cgan.py --resume                  # continue out/cgan after a Ctrl-C

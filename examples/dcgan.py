@@ -1,6 +1,6 @@
 """Train a DCGAN on digits and track the Fréchet distance of its samples to real images.
 
-    python examples/dcgan.py                          # synthetic digits, 32x32; about 8 min on 2 CPU cores
+    python examples/dcgan.py                          # synthetic digits, 32x32; about 7 min on 2 CPU cores
     python examples/dcgan.py --image-size 64 --device cuda    # the paper's 64x64 network
     python examples/dcgan.py --data ~/mnist           # MNIST-format idx files (labels unused)
     python examples/dcgan.py --data photos/           # a folder of images of one class
