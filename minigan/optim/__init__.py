@@ -1,4 +1,5 @@
-"""minigan.optim: SGD, Adam and learning-rate schedulers, with torch.optim's names and semantics.
+"""minigan.optim: SGD, Adam, RMSprop and learning-rate schedulers, with torch.optim's names and
+semantics.
 
     >>> from minigan import nn, optim
     >>> G = nn.Linear(2, 2)
@@ -7,7 +8,7 @@
 """
 from . import lr_scheduler
 from .lr_scheduler import LambdaLR, LinearDecayLR, LRScheduler, StepLR
-from .optimizer import SGD, Adam, Optimizer
+from .optimizer import SGD, Adam, Optimizer, RMSprop
 
-__all__ = ["Optimizer", "SGD", "Adam", "lr_scheduler", "LRScheduler", "LambdaLR", "StepLR",
-           "LinearDecayLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "lr_scheduler", "LRScheduler", "LambdaLR",
+           "StepLR", "LinearDecayLR"]

@@ -1,4 +1,5 @@
-"""Optimizers: the Optimizer base (param groups, state, state_dict), SGD and Adam, as torch.optim.
+"""Optimizers: the Optimizer base (param groups, state, state_dict), SGD, Adam and RMSprop, as
+torch.optim.
 
 Updates follow torch's formulas exactly and change each Parameter's array in place, outside the
 graph, with in-place NumPy/CuPy ops and one reusable scratch array per parameter (no temporaries on
@@ -289,4 +290,83 @@ class Adam(Optimizer):
         work += eps
         xp.divide(exp_avg, work, out=work)            # p -= step_size * m / denom
         work *= step_size
+        param -= work
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman & Hinton) with torch's exact update: optional momentum, centering and L2
+    weight decay. WGAN (Arjovsky et al. 2017) trains its critic with it at lr 5e-5.
+
+    g = grad + weight_decay * p;  v = alpha v + (1 - alpha) g^2;
+    avg = sqrt(v - m^2) + eps with m = alpha m + (1 - alpha) g when centered, else sqrt(v) + eps;
+    p -= lr * b with b = momentum * b + g / avg when momentum > 0, else p -= lr * g / avg.
+    State per parameter (torch's keys): "step", "square_avg", "momentum_buffer" (momentum > 0),
+    "grad_avg" (centered).
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False):
+        _check(lr >= 0, "learning rate", lr, "RMSprop")
+        _check(eps >= 0, "epsilon value", eps, "RMSprop")
+        _check(momentum >= 0, "momentum value", momentum, "RMSprop")
+        _check(weight_decay >= 0, "weight_decay value", weight_decay, "RMSprop")
+        _check(alpha >= 0, "alpha value", alpha, "RMSprop")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered))
+
+    def _init_state(self, p, momentum, centered):
+        xp = backend.get_array_module(p.data)
+        state = {"step": 0, "square_avg": xp.zeros_like(p.data)}
+        if momentum > 0:
+            state["momentum_buffer"] = xp.zeros_like(p.data)
+        if centered:
+            state["grad_avg"] = xp.zeros_like(p.data)
+        self.state[p] = state
+        return state
+
+    def step(self, closure=None):
+        """One update of every parameter that has a grad; returns closure() if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            momentum, centered = group["momentum"], group["centered"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p) or self._init_state(p, momentum, centered)
+                self._update(p, state, group["lr"], group["alpha"], group["eps"],
+                             group["weight_decay"], momentum, centered)
+        return loss
+
+    def _update(self, p, state, lr, alpha, eps, weight_decay, momentum, centered):
+        """In-place RMSprop step on one parameter; `work` is the only scratch array."""
+        param, grad = p.data, p.grad.data
+        xp = backend.get_array_module(param)
+        square_avg = self._state_array(state, "square_avg", param)
+        work = self._scratch_like(p)
+        if weight_decay:
+            grad = grad + weight_decay * param
+        state["step"] += 1
+        square_avg *= alpha                           # v = alpha v + (1 - alpha) g^2
+        xp.multiply(grad, grad, out=work)
+        work *= 1 - alpha
+        square_avg += work
+        if centered:
+            grad_avg = self._state_array(state, "grad_avg", param)
+            xp.subtract(grad, grad_avg, out=work)     # m += (1 - alpha) (g - m)  (torch's lerp)
+            work *= 1 - alpha
+            grad_avg += work
+            xp.multiply(grad_avg, grad_avg, out=work)  # avg = sqrt(v - m^2) + eps
+            xp.subtract(square_avg, work, out=work)
+            xp.sqrt(work, out=work)
+        else:
+            xp.sqrt(square_avg, out=work)             # avg = sqrt(v) + eps
+        work += eps
+        xp.divide(grad, work, out=work)               # g / avg
+        if momentum > 0:
+            buf = self._state_array(state, "momentum_buffer", param)
+            buf *= momentum                           # b = momentum b + g / avg
+            buf += work
+            xp.multiply(buf, lr, out=work)
+        else:
+            work *= lr
         param -= work

@@ -1,4 +1,4 @@
-"""SGD and Adam: trajectories equal torch.optim's, param groups, state_dict round trips and errors."""
+"""SGD, Adam and RMSprop: trajectories equal torch.optim's, param groups, state_dict round trips and errors."""
 import numpy as np
 import pytest
 
@@ -49,6 +49,11 @@ CASES = [
     ("Adam", {"lr": 2e-4, "betas": (0.5, 0.999)}),
     ("Adam", {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-6}),
     ("Adam", {"lr": 0.01, "amsgrad": True, "betas": (0.8, 0.9)}),
+    ("RMSprop", {}),
+    ("RMSprop", {"lr": 5e-5}),                                      # WGAN's critic
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.9, "eps": 1e-6}),
+    ("RMSprop", {"lr": 0.02, "weight_decay": 0.1, "momentum": 0.5, "centered": True}),
 ]
 
 
@@ -62,7 +67,7 @@ def test_trajectory_equals_torch_float64(name, kwargs):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name, kwargs", [CASES[3], CASES[7]])
+@pytest.mark.parametrize("name, kwargs", [CASES[3], CASES[7], CASES[12]])
 def test_trajectory_equals_torch_float32(name, kwargs):
     pytest.importorskip("torch")
     grads = _grads(2, 10, np.float32)
@@ -156,7 +161,9 @@ def _trained(cls, kwargs, steps, params=None):
 
 
 @pytest.mark.parametrize("cls, kwargs", [(optim.Adam, {"lr": 0.01, "amsgrad": True}),
-                                         (optim.SGD, {"lr": 0.1, "momentum": 0.9})])
+                                         (optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+                                         (optim.RMSprop, {"lr": 0.01, "momentum": 0.9,
+                                                          "centered": True})])
 def test_state_dict_resume_gives_the_same_numbers(cls, kwargs, tmp_path):
     """Train 3 steps, checkpoint (through a file), train 3 more in a fresh optimizer == 6 steps."""
     straight, _ = _trained(cls, kwargs, 6)
@@ -177,6 +184,21 @@ def test_state_dict_resume_gives_the_same_numbers(cls, kwargs, tmp_path):
         resumed.step()
     for a, b in zip(straight, fresh):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("kwargs, keys", [
+    ({}, ["square_avg", "step"]),
+    ({"momentum": 0.9}, ["momentum_buffer", "square_avg", "step"]),
+    ({"centered": True, "momentum": 0.5}, ["grad_avg", "momentum_buffer", "square_avg", "step"])])
+def test_rmsprop_state_has_torchs_keys(kwargs, keys):
+    _, opt = _trained(optim.RMSprop, kwargs, 2)
+    state = opt.state_dict()["state"][0]
+    assert sorted(state) == keys and state["step"] == 2
+    group = opt.state_dict()["param_groups"][0]
+    assert {k: group[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum",
+                                  "centered")} == {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8,
+                                                   "weight_decay": 0, "centered": False,
+                                                   **kwargs, "momentum": kwargs.get("momentum", 0)}
 
 
 def test_state_dict_is_a_snapshot():
@@ -224,6 +246,10 @@ def test_constructor_errors():
         optim.SGD([p], lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match=r"Adam: invalid betas: \(0.9, 1.0\)"):
         optim.Adam([p], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="RMSprop: invalid alpha value: -0.5"):
+        optim.RMSprop([p], alpha=-0.5)
+    with pytest.raises(ValueError, match="RMSprop: invalid momentum value: -1"):
+        optim.RMSprop([p], momentum=-1)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
     with pytest.raises(TypeError, match="single Tensor"):
