@@ -64,13 +64,23 @@ def embedding(input, weight):
 
 
 def dropout(input, p=0.5, training=True):
-    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
+
+    On the CPU the mask is drawn from minigan's global generator. On the GPU it is drawn on the device
+    (no host mask, no copy) by a Philox generator seeded with one number from the global generator, so
+    `manual_seed` makes GPU masks reproducible too, but they differ from the CPU's.
+    """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return input
     from .. import random as mg_random
-    keep = mg_random.generator().random(input.shape, dtype=np.float32) >= p
+    if input.device == "cuda":
+        seed = int(mg_random.generator().integers(2 ** 63))       # a host draw: no sync
+        device_rng = backend.cp.random.Generator(backend.cp.random.Philox4x3210(seed))
+        keep = device_rng.random(input.shape, dtype=np.float32) >= p
+    else:
+        keep = mg_random.generator().random(input.shape, dtype=np.float32) >= p
     mask = backend.to_device((keep / (1 - p) if p < 1 else keep * 0.0).astype(input.dtype),
                              input.device)
     return input * Tensor(mask)
@@ -394,17 +404,20 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-weight * (y log p + (1 - y) log(1 - p)) for probabilities p = input, each log clamped at -100.
 
     target: same shape as input (soft targets allowed); weight: broadcastable to input, or None.
-    reduction: 'mean' | 'sum' | 'none'. Raises if input has values outside [0, 1].
+    reduction: 'mean' | 'sum' | 'none'. Raises if a CPU input has values outside [0, 1]. A GPU input is
+    not checked: that would copy to the host (a sync) on every call. Like torch's CUDA kernel, which
+    asserts on the device instead, ours clamps each log at -100, so such values give a wrong loss, not NaN.
 
         >>> loss = binary_cross_entropy(mg.tensor([0.9, 0.2]), mg.tensor([1.0, 0.0]))
     """
     fn = "binary_cross_entropy"
     _check_reduction(reduction, fn)
     _check_target(fn, input, target, weight)
-    lo, hi = float(input.data.min()), float(input.data.max())
-    if lo < 0 or hi > 1:
-        raise ValueError(f"{fn}: all elements of input should be between 0 and 1, got values in "
-                         f"[{lo:.4g}, {hi:.4g}]")
+    if input.device == "cpu":
+        lo, hi = float(input.data.min()), float(input.data.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{fn}: all elements of input should be between 0 and 1, got values in "
+                             f"[{lo:.4g}, {hi:.4g}]")
     return BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 

@@ -470,6 +470,23 @@ def _ascontiguousarray(a, dtype=None):
     return np.ascontiguousarray(a, dtype=dtype).view(DeviceArray)
 
 
+class _Philox4x3210:
+    """cupy.random.Philox4x3210's stand-in: NumPy's Philox (other numbers than cuRAND's, same role)."""
+
+    def __init__(self, seed=None):
+        self.rng = np.random.Generator(np.random.Philox(seed))
+
+
+class _Generator:
+    """cupy.random.Generator's stand-in: draws land on the device without a counted transfer."""
+
+    def __init__(self, bit_generator):
+        self.bit_generator = bit_generator
+
+    def random(self, size=None, dtype=np.float64):
+        return np.asarray(self.bit_generator.rng.random(size, dtype=dtype)).view(DeviceArray)
+
+
 def _numpy_fallback(name):
     f = getattr(np, name)
     if isinstance(f, np.ufunc) or not callable(f) or isinstance(f, type):
@@ -492,6 +509,7 @@ def make_module():
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1,
                                     getDeviceProperties=lambda i: {"multiProcessorCount": 4, "name": b"CuPy emulator"})
     module.cuda = types.SimpleNamespace(Device=lambda i=0: _DEVICE, runtime=runtime)
+    module.random = types.SimpleNamespace(Generator=_Generator, Philox4x3210=_Philox4x3210)
     module.__getattr__ = _numpy_fallback
     return module
 

@@ -338,3 +338,26 @@ def test_module_on_cuda_runs_every_kernel_backed_layer():
     opt.step()
     assert all(p.grad is not None and p.grad.device == "cuda" for p in net.parameters())
     assert np.isfinite(loss.item())
+
+
+def test_dropout_on_cuda_draws_its_mask_on_the_device_reproducibly():
+    x = mg.ones(200, 200, device="cuda")
+    mg.manual_seed(3)
+    y = F.dropout(x, 0.25)
+    assert y.device == "cuda"
+    got = y.numpy()
+    assert abs((got == 0).mean() - 0.25) < 0.01
+    np.testing.assert_allclose(got[got != 0], 1 / 0.75, rtol=1e-6)
+    mg.manual_seed(3)
+    np.testing.assert_array_equal(F.dropout(x, 0.25).numpy(), got)         # manual_seed reproduces it
+    assert not np.array_equal(F.dropout(x, 0.25).numpy(), got)              # the next call draws anew
+    assert (F.dropout(x, 1.0).numpy() == 0).all()
+
+
+def test_bce_on_cuda_skips_the_host_range_check_and_clamps_its_logs():
+    p = mg.tensor([0.5, 1.5, -0.5], device="cuda")
+    y = mg.tensor([1.0, 0.0, 1.0], device="cuda")
+    loss = F.binary_cross_entropy(p, y, reduction="none").numpy()
+    np.testing.assert_allclose(loss, [np.log(2), 100, 100], rtol=1e-6)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.binary_cross_entropy(mg.tensor([0.5, 1.5]), mg.tensor([1.0, 0.0]))
