@@ -78,9 +78,16 @@ class CGAN(GAN):
         return self.D(x, labels)
 
     def _check_labels(self, labels, batch):
+        """Shape and dtype; the range too while the labels are on the host (a loader's batch), once
+        before they move: on the GPU, reading min and max would sync in every step."""
         if labels.ndim != 1 or labels.shape[0] != batch or labels.dtype.kind not in "iu":
             raise ValueError(f"CGAN: labels must be an int Tensor of shape ({batch},), got "
                              f"{labels.dtype} of shape {labels.shape}")
+        if labels.device == "cpu" and batch:
+            lo, hi = int(labels.data.min()), int(labels.data.max())
+            if lo < 0 or hi >= self.n_classes:
+                raise ValueError(f"CGAN: labels must lie in [0, {self.n_classes}), got values in "
+                                 f"[{lo}, {hi}]")
 
     def train_step(self, real, labels):
         """One cGAN iteration on real images (B, ...) and their labels (B,) ->

@@ -28,12 +28,17 @@ def _check_shape(image_shape, name):
 
 
 def _check_labels(labels, batch, n_classes, name):
-    """labels: an int Tensor of shape (batch,) with values in [0, n_classes)."""
+    """labels: an int Tensor of shape (batch,) with values in [0, n_classes).
+
+    The range is checked only for labels on the host: on the GPU it would cost a device-to-host
+    sync in every forward. Labels there come from a host batch (checked before it moved) or from
+    randint, and an index out of range would not raise anyway: CuPy wraps it around.
+    """
     data = labels.data if isinstance(labels, autograd.Tensor) else None
     if data is None or data.dtype.kind not in "iu" or tuple(data.shape) != (batch,):
         got = f"{labels.dtype} of shape {labels.shape}" if data is not None else type(labels).__name__
         raise ValueError(f"{name}: labels must be an int Tensor of shape ({batch},), got {got}")
-    if batch and (int(data.min()) < 0 or int(data.max()) >= n_classes):
+    if labels.device == "cpu" and batch and (int(data.min()) < 0 or int(data.max()) >= n_classes):
         raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got values in "
                          f"[{int(data.min())}, {int(data.max())}]")
 

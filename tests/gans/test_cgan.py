@@ -65,6 +65,8 @@ def test_bad_labels_and_options():
     images, labels = next(iter(digit_loader()))
     with pytest.raises(ValueError, match=r"labels must be an int Tensor of shape \(32,\)"):
         cgan.train_step(images, labels[:5])
+    with pytest.raises(ValueError, match=r"CGAN: labels must lie in \[0, 10\), got values in \[-1, 9\]"):
+        cgan.train_step(images, mg.tensor(np.r_[-1, np.arange(31) % 10]))
     with pytest.raises(ValueError, match=r"labels must be a 1-D sequence of ints"):
         cgan.sample(np.array([0.5, 1.5]))
     with pytest.raises(ValueError, match=r"z must have shape \(2, 16\)"):

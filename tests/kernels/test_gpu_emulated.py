@@ -91,8 +91,6 @@ def test_image_translation_steps_move_only_the_logged_losses():
     assert _transfers(lambda: cyclegan.train_step(a, a)) == {"to_host": 1, "to_device": 0}
 
 
-@pytest.mark.xfail(strict=False, reason="models/cgan.py checks the label range with int(min), int(max) in "
-                                        "every forward (8 syncs a step), and Dropout draws its mask on the host")
 def test_cgan_step_moves_only_the_noise_labels_and_the_logged_losses():
     from minigan.gans.cgan import CGAN
     from minigan.models.cgan import CGANDiscriminator, CGANGenerator
