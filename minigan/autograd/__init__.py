@@ -2,10 +2,11 @@
 from .tensor import Tensor
 from .function import (Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled,
                        sum_to_shape)
-from .api import (cat, full, ones, ones_like, rand, randint, randn, stack, tensor, where, zeros,
+from .api import (cat, full, grad, ones, ones_like, rand, randint, randn, stack, tensor, where, zeros,
                   zeros_like)
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "sum_to_shape", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "rand",
-           "randn", "randint", "cat", "stack", "where", "gradcheck", "GradcheckError"]
+           "randn", "randint", "cat", "stack", "where", "grad", "gradcheck", "gradgradcheck",
+           "GradcheckError"]

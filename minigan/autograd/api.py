@@ -1,10 +1,11 @@
-"""Tensor creation functions, joining ops, and the operators and methods attached to `Tensor`."""
+"""Tensor creation functions, joining functions, and `grad` (torch.autograd.grad)."""
 import numpy as np
 
 from .. import backend
 from .. import random as mg_random
-from . import ops
-from .tensor import Tensor, _as_array, _unwrap_index
+from . import ops, shape as shape_ops
+from .function import run_backward
+from .tensor import Tensor, _as_array, _initial_grad
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -83,7 +84,7 @@ def cat(tensors, dim=0):
                                             enumerate(zip(t.shape, tensors[0].shape)) if d != dim):
             raise ValueError(f"cat: tensor {i} has shape {t.shape}, which does not match tensor 0's "
                              f"shape {tensors[0].shape} outside dim {dim}")
-    return ops.Cat.apply(dim, *tensors)
+    return shape_ops.Cat.apply(dim, *tensors)
 
 
 def stack(tensors, dim=0):
@@ -92,7 +93,7 @@ def stack(tensors, dim=0):
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape}")
-    return ops.Stack.apply(dim % (tensors[0].ndim + 1), *tensors)
+    return shape_ops.Stack.apply(dim % (tensors[0].ndim + 1), *tensors)
 
 
 def where(condition, input, other):
@@ -101,116 +102,41 @@ def where(condition, input, other):
     return ops.Where.apply(cond, input, other)
 
 
-# ---------------------------------------------------------------- Tensor operators and methods
-def _binary(op, swap=False):
-    def method(self, other):
-        if not isinstance(other, Tensor) and hasattr(other, "shape"):
-            other = Tensor(_as_array(other, device=self.device))
-        return op.apply(other, self) if swap else op.apply(self, other)
-    return method
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of `outputs` with respect to `inputs`, as a tuple (torch.autograd.grad).
 
+    outputs: a Tensor or a sequence of them; grad_outputs: matching d(loss)/d(output) (None = ones for a
+    scalar output). Nothing is added into `.grad`. create_graph=True records the backward pass, so the
+    returned gradients can be differentiated again (a gradient penalty); retain_graph defaults to it.
+    An input that the outputs do not depend on raises, unless allow_unused=True (its gradient is None).
 
-def _rsub(self, other):
-    return ops.Neg.apply(self) + other
-
-
-def _rtruediv(self, other):
-    return ops.Pow.apply(self, -1.0) * other
-
-
-def _rpow(self, other):
-    if isinstance(other, Tensor):
-        return ops.Pow.apply(other, self)
-    return ops.RPow.apply(self, other)
-
-
-def _compare(fn):
-    def method(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor(fn(self.data, other))
-    return method
-
-
-def _reshape(self, *shape):
-    return ops.Reshape.apply(self, _shape(shape))
-
-
-def _permute(self, *dims):
-    return ops.Permute.apply(self, tuple(d % self.ndim for d in _shape(dims)))
-
-
-def _transpose(self, dim0, dim1):
-    dims = list(range(self.ndim))
-    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    return ops.Permute.apply(self, tuple(dims))
-
-
-def _flatten(self, start_dim=0, end_dim=-1):
-    end = end_dim % self.ndim
-    shape = self.shape[:start_dim] + (-1,) + self.shape[end + 1:]
-    return ops.Reshape.apply(self, shape)
-
-
-def _unsqueeze(self, dim):
-    dim = dim % (self.ndim + 1)
-    return ops.Reshape.apply(self, self.shape[:dim] + (1,) + self.shape[dim:])
-
-
-def _squeeze(self, dim=None):
-    if dim is None:
-        shape = tuple(n for n in self.shape if n != 1)
-    else:
-        dim = dim % self.ndim
-        shape = self.shape[:dim] + self.shape[dim + 1:] if self.shape[dim] == 1 else self.shape
-    return ops.Reshape.apply(self, shape)
-
-
-def _max(self, dim=None, keepdim=False):
-    """Without `dim`: the largest value. With `dim`: (values, indices), like torch.max."""
-    if dim is None:
-        return ops.Amax.apply(self, None, keepdim)
-    indices = Tensor(self.data.argmax(axis=dim))
-    if keepdim:
-        indices = Tensor(backend.get_array_module(self.data).expand_dims(indices.data, dim))
-    return ops.Amax.apply(self, dim, keepdim), indices
-
-
-def _expand(self, *shape):
-    shape = tuple(o if n == -1 else n for n, o in
-                  zip(_shape(shape), (None,) * (len(_shape(shape)) - self.ndim) + self.shape))
-    return ops.Expand.apply(self, shape)
-
-
-_methods = {
-    "__add__": _binary(ops.Add), "__radd__": _binary(ops.Add, swap=True),
-    "__sub__": _binary(ops.Sub), "__rsub__": _rsub,
-    "__mul__": _binary(ops.Mul), "__rmul__": _binary(ops.Mul, swap=True),
-    "__truediv__": _binary(ops.Div), "__rtruediv__": _rtruediv,
-    "__pow__": _binary(ops.Pow), "__rpow__": _rpow,
-    "__matmul__": _binary(ops.MatMul), "__rmatmul__": _binary(ops.MatMul, swap=True),
-    "__neg__": lambda self: ops.Neg.apply(self),
-    "__getitem__": lambda self, index: ops.GetItem.apply(self, _unwrap_index(index)),
-    "__lt__": _compare(lambda a, b: a < b), "__le__": _compare(lambda a, b: a <= b),
-    "__gt__": _compare(lambda a, b: a > b), "__ge__": _compare(lambda a, b: a >= b),
-    "__eq__": _compare(lambda a, b: a == b), "__ne__": _compare(lambda a, b: a != b),
-    "__hash__": object.__hash__,
-    "add": _binary(ops.Add), "sub": _binary(ops.Sub), "mul": _binary(ops.Mul),
-    "div": _binary(ops.Div), "pow": _binary(ops.Pow), "matmul": _binary(ops.MatMul),
-    "neg": lambda self: ops.Neg.apply(self),
-    "exp": lambda self: ops.Exp.apply(self), "log": lambda self: ops.Log.apply(self),
-    "sqrt": lambda self: ops.Sqrt.apply(self), "abs": lambda self: ops.Abs.apply(self),
-    "tanh": lambda self: ops.Tanh.apply(self), "sigmoid": lambda self: ops.Sigmoid.apply(self),
-    "relu": lambda self: ops.ReLU.apply(self),
-    "clamp": lambda self, min=None, max=None: ops.Clamp.apply(self, min, max),
-    "sum": lambda self, dim=None, keepdim=False: ops.Sum.apply(self, dim, keepdim),
-    "mean": lambda self, dim=None, keepdim=False: ops.Mean.apply(self, dim, keepdim),
-    "amax": lambda self, dim=None, keepdim=False: ops.Amax.apply(self, dim, keepdim),
-    "max": _max,
-    "var": lambda self, dim=None, keepdim=False, unbiased=True:
-        ops.Var.apply(self, dim, keepdim, 1 if unbiased else 0),
-    "reshape": _reshape, "view": _reshape, "permute": _permute, "transpose": _transpose,
-    "flatten": _flatten, "unsqueeze": _unsqueeze, "squeeze": _squeeze, "expand": _expand,
-    "T": property(lambda self: ops.Permute.apply(self, tuple(reversed(range(self.ndim))))),
-}
-for _name, _fn in _methods.items():
-    setattr(Tensor, _name, _fn)
+        >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> (g,) = mg.autograd.grad((x ** 3).sum(), x, create_graph=True)    # 3 x^2
+        >>> (h,) = mg.autograd.grad(g.sum(), x)                               # 6 x
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: inputs[{i}] does not require grad")
+    roots, grads = [], []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out.requires_grad:
+            raise RuntimeError(f"grad: outputs[{i}] does not require grad and has no grad_fn")
+        roots.append(out)
+        grads.append(_initial_grad(out, g, "grad"))
+    found = run_backward(roots, grads, create_graph if retain_graph is None else retain_graph,
+                         create_graph, inputs, accumulate=False)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: inputs[{i}] (shape {t.shape}) was not used in the graph of the "
+                               f"outputs; pass allow_unused=True if this is expected")
+        result.append(g if g is None or create_graph else g.detach())
+    return tuple(result)

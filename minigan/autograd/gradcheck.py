@@ -1,4 +1,4 @@
-"""gradcheck: compare backward() with central finite differences, in float64.
+"""gradcheck and gradgradcheck: compare backward() with central finite differences, in float64.
 
 Instead of building the whole Jacobian, the check projects the output on a fixed random vector r:
 L(x) = sum(r * f(x)). backward() gives dL/dx analytically; each element of x is then nudged by +-eps
@@ -9,11 +9,15 @@ to get the same derivative numerically. A wrong backward shows up as a mismatch 
     >>> x = mg.randn(3, 4, dtype="float64", requires_grad=True)
     >>> mg.autograd.gradcheck(lambda t: (t * t).sum(dim=1), (x,))
     True
+
+gradgradcheck checks second derivatives the same way: it runs gradcheck on the function that maps
+(inputs, v) to the vector-Jacobian product grad(f(inputs), inputs, v, create_graph=True). A wrong
+double backward (a backward whose own backward is wrong) fails it.
 """
 import numpy as np
 
 from .. import backend
-from .function import no_grad
+from .function import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -78,3 +82,42 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
                 raise GradcheckError(message)
             return False
     return True
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=True, seed=0):
+    """Check `fn`'s second derivatives (torch.autograd.gradgradcheck): gradcheck of the map
+    (inputs, v) -> grad(fn(inputs), inputs, grad_outputs=v, create_graph=True).
+
+    grad_outputs: the v's, one per output of `fn`; random (and themselves checked) when None.
+    Returns True, or raises GradcheckError naming the input of that map (the inputs first, then the
+    v's) and its worst element.
+
+        >>> x = mg.randn(3, dtype="float64", requires_grad=True)
+        >>> mg.autograd.gradgradcheck(lambda t: (t ** 3).sum(), (x,))
+        True
+    """
+    from .api import grad
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    inputs = tuple(Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+                   if isinstance(t, Tensor) and t.data.dtype.kind == "f" else t for t in inputs)
+    with no_grad():
+        outputs = fn(*inputs)
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = tuple(Tensor(backend.to_device(rng.standard_normal(o.shape), o.device),
+                                    requires_grad=True) for o in outputs)
+    grad_outputs = tuple(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else (grad_outputs,)
+    wanted = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+
+    def first_derivatives(*args):
+        ins, vs = args[:len(inputs)], args[len(inputs):]
+        with enable_grad():
+            outs = fn(*ins)
+            outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+            grads = grad(outs, [ins[i] for i in wanted], vs, create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(ins[i].data * 0) for g, i in zip(grads, wanted))
+
+    return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, seed=seed)

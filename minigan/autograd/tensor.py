@@ -6,8 +6,8 @@
     >>> x.grad.numpy().tolist()
     [[2.0, 4.0], [6.0, 8.0]]
 
-Operators and methods build the graph through the Functions in `ops.py`; `backward()` runs the
-engine in `function.py`.
+Operators and methods build the graph through the Functions in `ops.py` and `shape.py`;
+`backward()` runs the engine in `function.py`.
 """
 import numpy as np
 
@@ -34,17 +34,24 @@ def _as_array(data, dtype=None, device=None):
     return array
 
 
+def _shape_args(shape):
+    """(2, 3) from either f(2, 3) or f((2, 3))."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
 class Tensor:
     """An array with autograd. Build one with `mg.tensor(...)`; see the module docstring."""
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_retains_grad", "_version",
+                 "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's operators
 
     def __init__(self, data, requires_grad=False):
         self.data = data if hasattr(data, "dtype") and hasattr(data, "shape") else _as_array(data)
         self.grad = None
-        self.requires_grad = bool(requires_grad)
         self._node = None
         self._retains_grad = False
+        self._version = 0          # bumped by every in-place change; saved tensors check it
+        self.requires_grad = requires_grad
 
     # ----- facts -----
     shape = property(lambda self: tuple(self.data.shape))
@@ -53,6 +60,20 @@ class Tensor:
     device = property(lambda self: backend.device_of(self.data))
     is_leaf = property(lambda self: self._node is None)
     grad_fn = property(lambda self: self._node)
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"requires_grad: only floating point tensors can require gradients, "
+                               f"got dtype {self.data.dtype}")
+        if not flag and self._node is not None:
+            raise RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; "
+                               "use detach() to cut a computed tensor from the graph")
+        self._requires_grad = bool(flag)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -91,7 +112,6 @@ class Tensor:
 
     def to(self, target=None, dtype=None):
         """Move to a device ("cpu"/"cuda"/"auto") and/or cast to a dtype; differentiable."""
-        from . import ops
         out = self
         if target is not None and not isinstance(target, str):
             target, dtype = None, target
@@ -114,34 +134,28 @@ class Tensor:
         return self.to(np.float64)
 
     # ----- autograd -----
-    def backward(self, gradient=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad`; `gradient` defaults to 1 for scalars."""
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (PyTorch's semantics).
+
+        gradient: d(loss)/d(self), defaults to 1 for a scalar. create_graph=True records the backward
+        pass, so the gradients can be differentiated again; retain_graph defaults to create_graph.
+        inputs: accumulate into these tensors' `.grad` only.
+        """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(was it computed under no_grad, or from tensors without requires_grad?)")
-        xp = backend.get_array_module(self.data)
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward: grad can be implicitly created only for a scalar "
-                                   f"output, got shape {self.shape}; pass gradient=")
-            grad = xp.ones_like(self.data)
-        else:
-            grad = _as_array(gradient, dtype=self.dtype, device=self.device)
-            if grad.shape != self.data.shape:
-                raise RuntimeError(f"backward: gradient has shape {tuple(grad.shape)}, expected "
-                                   f"{self.shape}")
-        if self._node is None:
-            from .function import _accumulate_leaf
-            _accumulate_leaf(self, grad)
-            return
-        run_backward(self, grad, retain_graph)
+        grad = _initial_grad(self, gradient, "backward")
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        run_backward([self], [grad], create_graph if retain_graph is None else retain_graph,
+                     create_graph, inputs)
 
     def retain_grad(self):
         """Keep `.grad` on this non-leaf tensor after backward."""
         self._retains_grad = True
 
     def requires_grad_(self, flag=True):
-        self.requires_grad = bool(flag)
+        self.requires_grad = flag
         return self
 
     # ----- in place (no graph; used by optimizers and init) -----
@@ -149,6 +163,7 @@ class Tensor:
         if self.requires_grad and self.is_leaf and is_grad_enabled():
             raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be changed in place "
                                f"outside mg.no_grad()")
+        self._version += 1
 
     def zero_(self):
         self._check_inplace("zero_")
@@ -172,6 +187,187 @@ class Tensor:
         self._check_inplace("__setitem__")
         self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
 
+    # ----- arithmetic (ops.py) -----
+    def _other(self, other):
+        """An array operand as a constant Tensor on this tensor's device; Tensors and scalars as they are."""
+        if not isinstance(other, Tensor) and hasattr(other, "shape"):
+            return Tensor(_as_array(other, device=self.device))
+        return other
+
+    def __add__(self, other):
+        return ops.Add.apply(self, self._other(other))
+
+    def __radd__(self, other):
+        return ops.Add.apply(self._other(other), self) if isinstance(self._other(other), Tensor) \
+            else ops.Add.apply(self, other)
+
+    def __sub__(self, other):
+        return ops.Sub.apply(self, self._other(other))
+
+    def __rsub__(self, other):
+        return ops.Neg.apply(self) + other
+
+    def __mul__(self, other):
+        return ops.Mul.apply(self, self._other(other))
+
+    def __rmul__(self, other):
+        return ops.Mul.apply(self._other(other), self) if isinstance(self._other(other), Tensor) \
+            else ops.Mul.apply(self, other)
+
+    def __truediv__(self, other):
+        return ops.Div.apply(self, self._other(other))
+
+    def __rtruediv__(self, other):
+        return ops.Pow.apply(self, -1.0) * other
+
+    def __pow__(self, other):
+        return ops.Pow.apply(self, self._other(other))
+
+    def __rpow__(self, other):
+        if isinstance(other, Tensor) or hasattr(other, "shape"):
+            return ops.Pow.apply(self._other(other), self)
+        return ops.RPow.apply(self, other)
+
+    def __matmul__(self, other):
+        return ops.MatMul.apply(self, self._other(other))
+
+    def __rmatmul__(self, other):
+        return ops.MatMul.apply(self._other(other), self)
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    add, sub, mul, div, pow, matmul, neg = (__add__, __sub__, __mul__, __truediv__, __pow__,
+                                            __matmul__, __neg__)
+
+    # ----- comparisons: plain boolean tensors, no graph -----
+    def _compare(self, other, fn):
+        return Tensor(fn(self.data, other.data if isinstance(other, Tensor) else other))
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __eq__(self, other):
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other):
+        return self._compare(other, lambda a, b: a != b)
+
+    __hash__ = object.__hash__
+
+    # ----- elementwise math (ops.py) -----
+    def exp(self):
+        return ops.Exp.apply(self)
+
+    def log(self):
+        return ops.Log.apply(self)
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self)
+
+    def abs(self):
+        return ops.Abs.apply(self)
+
+    def tanh(self):
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self)
+
+    def relu(self):
+        return ops.ReLU.apply(self)
+
+    def clamp(self, min=None, max=None):
+        return ops.Clamp.apply(self, min, max)
+
+    # ----- reductions (shape.py) -----
+    def sum(self, dim=None, keepdim=False):
+        return shape.Sum.apply(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return shape.Mean.apply(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return shape.Amax.apply(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        """Without `dim`: the largest value. With `dim`: (values, indices), like torch.max."""
+        if dim is None:
+            return shape.Amax.apply(self, None, keepdim)
+        indices = self.data.argmax(axis=dim)
+        if keepdim:
+            indices = backend.get_array_module(self.data).expand_dims(indices, dim)
+        return shape.Amax.apply(self, dim, keepdim), Tensor(indices)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        return shape.Var.apply(self, dim, keepdim, 1 if unbiased else 0)
+
+    # ----- shape (shape.py) -----
+    def reshape(self, *shape_):
+        return shape.Reshape.apply(self, _shape_args(shape_))
+
+    view = reshape
+
+    def permute(self, *dims):
+        return shape.Permute.apply(self, tuple(d % self.ndim for d in _shape_args(dims)))
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return shape.Permute.apply(self, tuple(dims))
+
+    @property
+    def T(self):
+        return shape.Permute.apply(self, tuple(reversed(range(self.ndim))))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        end = end_dim % self.ndim
+        return shape.Reshape.apply(self, self.shape[:start_dim] + (-1,) + self.shape[end + 1:])
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return shape.Reshape.apply(self, self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            new = tuple(n for n in self.shape if n != 1)
+        else:
+            dim = dim % self.ndim
+            new = self.shape[:dim] + self.shape[dim + 1:] if self.shape[dim] == 1 else self.shape
+        return shape.Reshape.apply(self, new)
+
+    def expand(self, *sizes):
+        sizes = _shape_args(sizes)
+        old = (None,) * (len(sizes) - self.ndim) + self.shape
+        return shape.Expand.apply(self, tuple(o if n == -1 else n for n, o in zip(sizes, old)))
+
+    def __getitem__(self, index):
+        return shape.GetItem.apply(self, _unwrap_index(index))
+
+
+def _initial_grad(output, gradient, fn):
+    """The gradient to start from: ones for a scalar, or `gradient` checked against the output."""
+    xp = backend.get_array_module(output.data)
+    if gradient is None:
+        if output.data.size != 1:
+            raise RuntimeError(f"{fn}: grad can be implicitly created only for a scalar output, got "
+                               f"shape {output.shape}; pass the gradient explicitly")
+        return Tensor(xp.ones_like(output.data))
+    grad = gradient if isinstance(gradient, Tensor) else \
+        Tensor(_as_array(gradient, dtype=output.dtype, device=output.device))
+    if grad.shape != output.shape:
+        raise RuntimeError(f"{fn}: gradient has shape {grad.shape}, expected {output.shape}")
+    return grad
+
 
 def _unwrap_index(index):
     if isinstance(index, Tensor):
@@ -181,4 +377,4 @@ def _unwrap_index(index):
     return index
 
 
-from . import ops  # noqa: E402  (attaches operators and methods to Tensor)
+from . import ops, shape  # noqa: E402  (the Functions behind the operators; they import Tensor)

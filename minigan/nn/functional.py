@@ -1,14 +1,20 @@
-"""nn.functional: PyTorch-signature functions over Tensors.
+"""nn.functional: PyTorch's signatures and argument checks over the autograd ops.
 
 Simple ops are compositions of autograd primitives (their gradients come for free). The kernel-backed
-ops (conv2d, conv_transpose2d, batch_norm, instance_norm, leaky_relu, the BCE losses, pad) are fused
-`Function`s over minigan.kernels, further down.
+ops (conv2d, conv_transpose2d, batch_norm, instance_norm, leaky_relu, the BCE losses, pad) are
+`Function`s in minigan/autograd (conv.py, norm.py, activation.py, loss.py, pad.py), each with its
+forward and its differentiable backward side by side; this file checks arguments the way PyTorch does
+and turns ints into (h, w) pairs.
 """
 import numpy as np
 
-from .. import backend, kernels
+from .. import backend
 from ..autograd import Tensor, ops
-from ..autograd.function import Function
+from ..autograd.activation import LeakyReLU
+from ..autograd.conv import Conv2d, ConvTranspose2d
+from ..autograd.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits
+from ..autograd.norm import normalise
+from ..autograd.pad import ConstantPad, ReflectionPad2d
 
 
 def _check_reduction(reduction, name):
@@ -100,9 +106,7 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
-# ================================================================ kernel-backed ops (minigan.kernels)
-# One Function per op, forward and backward side by side; the wrappers below check arguments the way
-# PyTorch does and turn ints into (h, w) pairs.
+# ================================================================ kernel-backed ops (minigan/autograd)
 
 def _pair(value, name, fn):
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
@@ -149,20 +153,6 @@ def _check_positive(values, name, fn, minimum=1):
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {values}")
 
 
-class Conv2d(Function):
-    @staticmethod
-    def forward(ctx, x, w, b, stride, padding, dilation):
-        ctx.save_for_backward(x, w)
-        ctx.geometry = (stride, padding, dilation)
-        return kernels.conv2d_forward(x, w, b, stride, padding, dilation)
-
-    @staticmethod
-    def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        gx, gw, gb = kernels.conv2d_backward(x, w, gy, *ctx.geometry, needs=ctx.needs_input_grad[:3])
-        return gx, gw, gb, None, None, None
-
-
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation, like PyTorch) over input (N, C, H, W) or (C, H, W).
 
@@ -198,21 +188,6 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _batched(Conv2d, input, weight, bias, stride, padding, dilation)
 
 
-class ConvTranspose2d(Function):
-    @staticmethod
-    def forward(ctx, x, w, b, stride, padding, output_padding, dilation):
-        ctx.save_for_backward(x, w)
-        ctx.geometry = (stride, padding, output_padding, dilation)
-        return kernels.conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
-
-    @staticmethod
-    def backward(ctx, gy):
-        x, w = ctx.saved_tensors
-        gx, gw, gb = kernels.conv_transpose2d_backward(x, w, gy, *ctx.geometry,
-                                                       needs=ctx.needs_input_grad[:3])
-        return gx, gw, gb, None, None, None, None
-
-
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution (the adjoint of conv2d) over input (N, C_in, H, W) or (C_in, H, W).
 
@@ -242,38 +217,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 # ------------------------------------------------------------------------------------------ normalisation
 
-class BatchNorm(Function):
-    """Per-channel normalisation with given statistics; `training` means they are x's own (so they carry
-    gradient). per_instance: x (N, C, ...) is normalised as (1, N*C, ...), weight/bias shared by samples."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, mean, invstd, training, per_instance):
-        shape = x.shape
-        if per_instance:      # instance norm = batch norm over (1, N*C, H*W)
-            xp = backend.get_array_module(x)
-            x = x.reshape(1, shape[0] * shape[1], -1)
-            weight = None if weight is None else xp.tile(weight, shape[0])     # (N*C,)
-            bias = None if bias is None else xp.tile(bias, shape[0])
-        ctx.save_for_backward(x, weight, mean, invstd)
-        ctx.training, ctx.shape = training, shape
-        return kernels.batch_norm_apply(x, mean, invstd, weight, bias).reshape(shape)
-
-    @staticmethod
-    def backward(ctx, gy):
-        x, weight, mean, invstd = ctx.saved_tensors
-        gx, gw, gb = kernels.batch_norm_backward(gy.reshape(x.shape), x, mean, invstd, weight, ctx.training,
-                                                 needs=ctx.needs_input_grad[:3])
-        if x.shape[1] != ctx.shape[1]:     # per instance: sum the N copies of each channel's parameter
-            gw = None if gw is None else gw.reshape(ctx.shape[0], -1).sum(axis=0)
-            gb = None if gb is None else gb.reshape(ctx.shape[0], -1).sum(axis=0)
-        return gx.reshape(ctx.shape) if gx is not None else None, gw, gb, None, None, None, None
-
-
-def _update_running(running, value, momentum):
-    """running = (1 - momentum) * running + momentum * value, in place on running.data."""
-    running.data[...] = (1 - momentum) * running.data + momentum * value.astype(running.dtype)
-
-
 def _normalise(fn, input, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps,
                per_instance):
     _check_ndim(input, (2, 3, 4, 5) if not per_instance else (3, 4, 5), "input", fn)
@@ -284,28 +227,17 @@ def _normalise(fn, input, running_mean, running_var, weight, bias, use_batch_sta
             raise ValueError(f"{fn}: {name} must have shape ({C},) for input of shape {input.shape}, "
                              f"got {t.shape}")
     _check_dtype(input, {"weight": weight, "bias": bias}, fn)
-    x = input.data
-    xp = backend.get_array_module(x)
-    if not use_batch_stats:
-        if running_mean is None or running_var is None:
-            raise ValueError(f"{fn}: running_mean and running_var must be given when not using batch "
-                             f"statistics")
-        mean = running_mean.data.astype(x.dtype)
-        invstd = (1 / xp.sqrt(running_var.data.astype(np.float64) + eps)).astype(x.dtype)
-        return BatchNorm.apply(input, weight, bias, mean, invstd, False, False)
-    x_stats = x.reshape(1, x.shape[0] * C, -1) if per_instance else x
-    count = x_stats.size // x_stats.shape[1]
-    if count < 2:
-        what = "spatial element" if per_instance else "value per channel"
-        raise ValueError(f"{fn}: expected more than 1 {what} when training, got input of shape {input.shape}")
-    mean, var = kernels.batch_norm_stats(x_stats)
-    invstd = (1 / xp.sqrt(var.astype(np.float64) + eps)).astype(x.dtype)
-    if running_mean is not None:       # per instance: the running stats average the N samples' statistics
-        _update_running(running_mean, mean.reshape(-1, C).mean(axis=0), momentum)
-    if running_var is not None:
-        unbiased = var * (count / max(count - 1, 1))
-        _update_running(running_var, unbiased.reshape(-1, C).mean(axis=0), momentum)
-    return BatchNorm.apply(input, weight, bias, mean, invstd, True, per_instance)
+    if not use_batch_stats and (running_mean is None or running_var is None):
+        raise ValueError(f"{fn}: running_mean and running_var must be given when not using batch "
+                         f"statistics")
+    if use_batch_stats:
+        count = input.numel() // (C * (input.shape[0] if per_instance else 1))
+        if count < 2:
+            what = "spatial element" if per_instance else "value per channel"
+            raise ValueError(f"{fn}: expected more than 1 {what} when training, got input of shape "
+                             f"{input.shape}")
+    return normalise(input, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps,
+                     per_instance)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
@@ -335,19 +267,6 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 # --------------------------------------------------------------------------------------------- activation
 
-class LeakyReLU(Function):
-    @staticmethod
-    def forward(ctx, x, slope):
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return kernels.leaky_relu_forward(x, slope)
-
-    @staticmethod
-    def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
-        return kernels.leaky_relu_backward(gy, x, ctx.slope), None
-
-
 def leaky_relu(input, negative_slope=0.01):
     """x where x > 0, negative_slope * x elsewhere (a fused kernel).
 
@@ -368,36 +287,6 @@ def _check_target(fn, input, target, weight):
         except ValueError:
             raise ValueError(f"{fn}: weight of shape {weight.shape} does not broadcast to the input shape "
                              f"{input.shape}") from None
-
-
-def _as_dtype(a, dtype):
-    return None if a is None else a.astype(dtype, copy=False)
-
-
-class BinaryCrossEntropy(Function):
-    @staticmethod
-    def forward(ctx, p, y, weight, reduction):
-        y, weight = _as_dtype(y, p.dtype), _as_dtype(weight, p.dtype)
-        ctx.save_for_backward(p, y, weight)
-        ctx.reduction = reduction
-        return kernels.binary_cross_entropy_forward(p, y, weight, reduction)
-
-    @staticmethod
-    def backward(ctx, g):
-        p, y, weight = ctx.saved_tensors
-        gp = gy = None
-        if ctx.needs_input_grad[0]:
-            gp = kernels.binary_cross_entropy_backward(g, p, y, weight, ctx.reduction)
-        if ctx.needs_input_grad[1]:       # d/dy = log(1 - p) - log(p), each clamped at -100
-            xp = backend.get_array_module(p)
-            log_ratio = xp.maximum(xp.log1p(-p), -100) - xp.maximum(xp.log(p), -100)
-            gy = _loss_grad_scale(g, p, ctx.reduction) * log_ratio
-            gy = gy if weight is None else gy * weight
-        return gp, gy, None, None
-
-
-def _loss_grad_scale(g, x, reduction):
-    return g / x.size if reduction == "mean" else g
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -421,30 +310,6 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
-class BinaryCrossEntropyWithLogits(Function):
-    @staticmethod
-    def forward(ctx, x, y, weight, pos_weight, reduction):
-        y, weight = _as_dtype(y, x.dtype), _as_dtype(weight, x.dtype)
-        pos_weight = _as_dtype(pos_weight, x.dtype)
-        ctx.save_for_backward(x, y, weight, pos_weight)
-        ctx.reduction = reduction
-        return kernels.binary_cross_entropy_with_logits_forward(x, y, weight, pos_weight, reduction)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y, weight, pos_weight = ctx.saved_tensors
-        gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = kernels.binary_cross_entropy_with_logits_backward(g, x, y, weight, pos_weight, ctx.reduction)
-        if ctx.needs_input_grad[1]:       # d/dy = -x + (pos_weight - 1) * softplus(-x)
-            xp = backend.get_array_module(x)
-            gy = -x
-            if pos_weight is not None:
-                gy = gy + (pos_weight - 1) * (xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
-            gy = _loss_grad_scale(g, x, ctx.reduction) * (gy if weight is None else gy * weight)
-        return gx, gy, None, None, None
-
-
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """BCE on logits x: weight * ((1 - y) x + (1 + (pos_weight - 1) y) log(1 + exp(-x))), computed stably.
 
@@ -462,44 +327,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
 
 # ------------------------------------------------------------------------------------------------ padding
-
-class ReflectionPad2d(Function):
-    @staticmethod
-    def forward(ctx, x, pad):
-        ctx.pad = pad
-        return kernels.reflection_pad2d_forward(x, pad)
-
-    @staticmethod
-    def backward(ctx, gy):
-        return kernels.reflection_pad2d_backward(gy, ctx.pad), None
-
-
-class ConstantPad(Function):
-    """Pad (or crop, for negative amounts) the trailing dims with a constant."""
-
-    @staticmethod
-    def forward(ctx, x, pad, value):
-        xp = backend.get_array_module(x)
-        lead = x.ndim - len(pad) // 2
-        # pad[0:2] is the last dim, pad[2:4] the one before, ...
-        amounts = [(0, 0)] * lead + [(pad[2 * k], pad[2 * k + 1]) for k in reversed(range(len(pad) // 2))]
-        shape = tuple(n + a + b for n, (a, b) in zip(x.shape, amounts))
-        if min(shape) < 0:
-            raise ValueError(f"pad: padding {pad} makes a negative size {shape} from input shape {x.shape}")
-        src = tuple(slice(max(-a, 0), n - max(-b, 0)) for n, (a, b) in zip(x.shape, amounts))
-        dst = tuple(slice(max(a, 0), m - max(b, 0)) for m, (a, b) in zip(shape, amounts))
-        y = xp.full(shape, value, dtype=x.dtype)
-        y[dst] = x[src]
-        ctx.slices, ctx.shape = (src, dst), x.shape
-        return y
-
-    @staticmethod
-    def backward(ctx, gy):
-        src, dst = ctx.slices
-        gx = backend.get_array_module(gy).zeros(ctx.shape, dtype=gy.dtype)
-        gx[src] = gy[dst]
-        return gx, None, None
-
 
 def pad(input, pad, mode="constant", value=0):
     """Pad the last len(pad)//2 dims; pad = (left, right, top, bottom, ...) as in PyTorch (last dim first).

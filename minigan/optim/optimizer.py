@@ -204,6 +204,7 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                p._version += 1       # updated in place: a graph that saved p can no longer backward
                 param, grad = p.data, p.grad.data
                 if weight_decay:
                     grad = grad + weight_decay * param
@@ -257,6 +258,7 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                p._version += 1       # updated in place: a graph that saved p can no longer backward
                 state = self.state.get(p) or self._init_state(p, amsgrad)
                 self._update(p, state, lr, beta1, beta2, eps, weight_decay, amsgrad)
         return loss
@@ -332,6 +334,7 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                p._version += 1       # updated in place: a graph that saved p can no longer backward
                 state = self.state.get(p) or self._init_state(p, momentum, centered)
                 self._update(p, state, group["lr"], group["alpha"], group["eps"],
                              group["weight_decay"], momentum, centered)
