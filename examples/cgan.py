@@ -29,7 +29,7 @@ from tqdm import tqdm
 import minigan as mg
 from minigan import io, optim
 from minigan.data import DataLoader, IdxFormatError, MNISTFormat, SyntheticDigits
-from minigan.gans import LOSSES, NonFiniteLossError, TrainingLoop, evaluation
+from minigan.gans import PLAIN_LOSSES, NonFiniteLossError, TrainingLoop, evaluation
 from minigan.gans.cgan import CGAN, class_rows
 from minigan.models.cgan import CGANDiscriminator, CGANGenerator
 
@@ -53,7 +53,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate for G and D")
     p.add_argument("--lr-decay", type=int, default=0, choices=(0, 1),
                    help="1: decay the learning rate linearly to 0 over the run's steps")
-    p.add_argument("--loss", default="lsgan", choices=LOSSES)
+    p.add_argument("--loss", default="lsgan", choices=PLAIN_LOSSES)
     p.add_argument("--d-steps", type=int, default=1, help="D updates per G update")
     p.add_argument("--matching-aware", type=int, default=1, choices=(0, 1),
                    help="1: D also sees real images with wrong labels as fakes (Reed et al. 2016)")

@@ -5,6 +5,7 @@
     python examples/dcgan.py --data ~/mnist           # MNIST-format idx files (labels unused)
     python examples/dcgan.py --data photos/           # a folder of images of one class
     python examples/dcgan.py --resume                 # continue out/dcgan after a Ctrl-C
+    python examples/dcgan.py --loss wgan-gp --out out/wgan-gp    # WGAN-GP's critic and recipe
 
 Networks as in Radford et al. (2016): transposed convolutions with BatchNorm and ReLU in G, Tanh out;
 strided convolutions with LeakyReLU(0.2) and BatchNorm (none on the first layer) in D; weights
@@ -12,6 +13,15 @@ N(0, 0.02); Adam (2e-4, betas 0.5/0.999). The Fréchet distance is measured in t
 small CNN trained with minigan on synthetic digits (on the train split for an idx --data folder;
 trained once, then loaded from the run's folder or ~/.cache/minigan), between 1,000 held-out real
 images and 1,000 samples with fixed noise, at step 0 and after every epoch.
+
+``--loss`` picks the objective (``minigan.gans.losses``); the regularised ones bring their papers'
+settings: ``wgan`` (Arjovsky et al. 2017) RMSprop 5e-5, 5 critic steps per G step, weights clipped
+to 0.01, BatchNorm kept in the critic as in that paper; ``wgan-gp`` (Gulrajani et al. 2017) Adam
+(1e-4, betas 0/0.9), 5 critic steps, penalty lambda 10, no BatchNorm in the critic (the penalty is
+per sample) and 5 epochs (each G step costs about six plain ones); ``dragan`` (Kodali et al. 2017)
+Adam(1e-4, betas 0.5/0.9) as its reference code, penalty lambda 10, no BatchNorm; ``r1`` (Mescheder
+et al. 2018) gamma 10, no BatchNorm, DCGAN's Adam. ``--n-critic`` (= ``--d-steps``), ``--lr``,
+``--gp-lambda``, ``--r1-gamma``, ``--clip-value`` and ``--d-norm`` override them.
 
 Writes to ``--out``: ``samples_epoch<NNN>.png``, ``interpolation.png`` (each row a slerp path
 between two noise vectors), ``losses.png``, ``metrics.json`` (``frechet_distance`` at step 0, after
@@ -31,14 +41,28 @@ from minigan import io, optim
 from minigan.data import (DataLoader, Dataset, IdxFormatError, ImageFolder, ImageReadError,
                           MNISTFormat, SyntheticDigits)
 from minigan.gans import GAN, LOSSES, NonFiniteLossError, TrainingLoop, evaluation
-from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from minigan.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
+
+# Loss-specific defaults; the others keep DCGAN's (Adam 2e-4, betas 0.5/0.999, BatchNorm in D).
+LEARNING_RATE = {"wgan": 5e-5, "wgan_gp": 1e-4, "dragan": 1e-4}
+BETAS = {"wgan_gp": (0.0, 0.9), "dragan": (0.5, 0.9)}
+D_NORM = {"wgan_gp": "none", "dragan": "none", "r1": "none"}
+EPOCHS = {"wgan_gp": 5}
+# The flags that belong to some losses only, and those losses.
+LOSS_FLAGS = {"clip_value": ("wgan",), "gp_lambda": ("wgan_gp", "dragan"), "r1_gamma": ("r1",)}
+
+
+def loss_name(text):
+    """--loss value -> canonical name ("wgan-gp" -> "wgan_gp")."""
+    return text.lower().replace("-", "_")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None, help="a folder of MNIST-format idx files or of images "
                                                 "(default: generated synthetic digits)")
-    p.add_argument("--epochs", type=int, default=15, help="passes over the data (default 15)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="passes over the data (default 15; 5 for wgan-gp)")
     p.add_argument("--n-train", type=int, default=10000,
                    help="synthetic digits to train on (default 10000; ignored with --data)")
     p.add_argument("--batch-size", type=int, default=64)
@@ -50,9 +74,20 @@ def parse_args(argv=None):
     p.add_argument("--ngf", type=int, default=64, help="G width (default 64, the paper's)")
     p.add_argument("--ndf", type=int, default=64, help="D width (default 64, the paper's)")
     p.add_argument("--latent-dim", type=int, default=100)
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate for G and D")
-    p.add_argument("--loss", default="non_saturating", choices=LOSSES)
-    p.add_argument("--d-steps", type=int, default=1, help="D updates per G update")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate for G and D (default 2e-4; 5e-5 for wgan, 1e-4 for wgan-gp "
+                        "and dragan)")
+    p.add_argument("--loss", default="non_saturating", type=loss_name, choices=LOSSES,
+                   help="the objective (wgan-gp and wgan_gp both work; default non_saturating)")
+    p.add_argument("--d-steps", "--n-critic", dest="d_steps", type=int, default=None,
+                   help="D (critic) updates per G update (default 5 for wgan, wgan-gp; else 1)")
+    p.add_argument("--gp-lambda", type=float, default=None,
+                   help="gradient penalty weight for wgan-gp and dragan (default 10)")
+    p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight gamma (default 10)")
+    p.add_argument("--clip-value", type=float, default=None,
+                   help="wgan's weight clipping bound (default 0.01)")
+    p.add_argument("--d-norm", default=None, choices=D_NORMS,
+                   help="D's normalisation (default batch; none for wgan-gp, dragan, r1)")
     p.add_argument("--real-label", type=float, default=1.0,
                    help="D's target for real data; 0.9 = one-sided label smoothing")
     p.add_argument("--instance-noise", type=float, default=0.0,
@@ -60,6 +95,22 @@ def parse_args(argv=None):
     p.add_argument("--eval-samples", type=int, default=1000, help="images per Fréchet distance")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
+    for name, losses_that_use_it in LOSS_FLAGS.items():
+        if getattr(args, name) is not None and args.loss not in losses_that_use_it:
+            used_by = " and ".join(n.replace("_", "-") for n in losses_that_use_it)
+            p.error(f"--{name.replace('_', '-')} applies to --loss {used_by}, not {args.loss}")
+        if getattr(args, name) is not None and not getattr(args, name) >= 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.clip_value == 0:
+        p.error("--clip-value must be > 0")
+    if args.real_label != 1.0 and args.loss in ("hinge", "wgan", "wgan_gp"):
+        p.error(f"--real-label (label smoothing) does not apply to --loss {args.loss}")
+    if args.epochs is None:
+        args.epochs = EPOCHS.get(args.loss, 15)
+    if args.lr is None:
+        args.lr = LEARNING_RATE.get(args.loss, 2e-4)
+    if args.d_steps is None:
+        args.d_steps = 5 if args.loss in ("wgan", "wgan_gp") else 1
     for name in ("epochs", "n_train", "batch_size", "ngf", "ndf", "latent_dim", "d_steps",
                  "eval_samples"):
         if getattr(args, name) < (0 if name == "epochs" else 1):
@@ -105,12 +156,28 @@ def load_data(args):
 
 def build(args, channels, device, steps):
     G = DCGANGenerator(args.image_size, args.latent_dim, channels, args.ngf).to(device)
-    D = DCGANDiscriminator(args.image_size, channels, args.ndf).to(device)
-    g_opt = optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    d_opt = optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    norm = args.d_norm or D_NORM.get(args.loss, "batch")
+    D = DCGANDiscriminator(args.image_size, channels, args.ndf, norm=norm).to(device)
+    if args.loss == "wgan":
+        g_opt = optim.RMSprop(G.parameters(), lr=args.lr)
+        d_opt = optim.RMSprop(D.parameters(), lr=args.lr)
+    else:
+        betas = BETAS.get(args.loss, (0.5, 0.999))
+        g_opt = optim.Adam(G.parameters(), lr=args.lr, betas=betas)
+        d_opt = optim.Adam(D.parameters(), lr=args.lr, betas=betas)
     return GAN(G, D, g_opt, d_opt, latent_shape=(args.latent_dim, 1, 1), loss=args.loss,
                d_steps=args.d_steps, real_label=args.real_label,
-               instance_noise=args.instance_noise, instance_noise_steps=steps or None)
+               instance_noise=args.instance_noise, instance_noise_steps=steps or None,
+               clip_value=args.clip_value, gp_lambda=args.gp_lambda, r1_gamma=args.r1_gamma)
+
+
+def run_config(args):
+    """The settings a checkpoint must match to resume. The loss-specific flags enter only when
+    set, so the checkpoints of the plain losses keep the settings they were written with."""
+    skip = ("epochs", "out", "device", "resume", "no_progress")
+    optional = ("d_norm",) + tuple(LOSS_FLAGS)
+    return {k: v for k, v in vars(args).items()
+            if k not in skip and not (k in optional and v is None)}
 
 
 def earlier_history(out, step):
@@ -136,8 +203,7 @@ def main(argv=None):
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
                         seed=args.seed, device=device)
     gan = build(args, channels, device, args.epochs * len(loader))
-    config = {k: v for k, v in vars(args).items()
-              if k not in ("epochs", "out", "device", "resume", "no_progress")}
+    config = run_config(args)
     labelled = isinstance(dataset, ImagesOnly) and isinstance(dataset.dataset, MNISTFormat)
     classifier, classifier_info = evaluation.digit_classifier(      # idx folders train their own
         args.image_size, data=args.data if labelled else None, out_dir=args.out, device=device,

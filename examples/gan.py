@@ -3,11 +3,20 @@
     python examples/gan.py                        # defaults: a few minutes on 2 CPU cores
     python examples/gan.py --steps 500 --out out/quick
     python examples/gan.py --resume               # continue out/gan after a Ctrl-C
+    python examples/gan.py --loss wgan-gp --pack 1 --out out/wgan-gp   # an unpacked WGAN-GP critic
 
 Networks as in PacGAN (Lin et al. 2018): G with 4 hidden layers of 400 ReLU units on 2-D noise,
 D with 3 hidden layers of 200 units judging ``--pack`` samples at once (PacGAN; a plain GAN,
 ``--pack 1``, usually collapses onto a few modes). Adam (beta1 0.5) with the learning rate decayed
 linearly to 0, which settles the generator's late swings in sample quality.
+
+``--loss`` picks the objective (``minigan.gans.losses``). The regularised ones come with their own
+defaults: ``wgan`` (Arjovsky et al. 2017) RMSprop at 5e-5, 5 critic steps per G step, weights
+clipped to 0.01; ``wgan-gp`` (Gulrajani et al. 2017) batch 256, 5 critic steps, gradient penalty
+lambda 10, Adam(1e-3, betas 0.5/0.9), the settings that cover all 8 modes with an unpacked critic
+in PyTorch; ``dragan`` (Kodali et al. 2017) the same penalty around the real points, Adam betas
+0.5/0.9 as in its reference code; ``r1`` (Mescheder et al. 2018) gamma 10. ``--n-critic``,
+``--gp-lambda``, ``--r1-gamma`` and ``--clip-value`` override them.
 
 Writes to ``--out``: ``ring.png`` (real vs generated points), ``losses.png``, ``metrics.json``
 (``modes_covered`` of 8 and ``high_quality_fraction`` over 2,500 samples: a sample is of high
@@ -25,26 +34,64 @@ from minigan.gans import GAN, LOSSES, TrainingLoop, run_cli
 from minigan.models import mlp_discriminator, mlp_generator
 
 EVAL_SAMPLES = 2500
+# Loss-specific defaults (the others keep the plain GAN's: batch 512, Adam(1e-3, betas 0.5/0.999)).
+BATCH_SIZE = {"wgan_gp": 256}
+LEARNING_RATE = {"wgan": 5e-5}
+BETA2 = {"wgan_gp": 0.9, "dragan": 0.9}
+STEPS = {"wgan": 2000, "wgan_gp": 2000}   # G steps; each has 5 critic steps
+# The flags that belong to some losses only, and those losses.
+LOSS_FLAGS = {"clip_value": ("wgan",), "gp_lambda": ("wgan_gp", "dragan"), "r1_gamma": ("r1",)}
+
+
+def loss_name(text):
+    """--loss value -> canonical name ("wgan-gp" -> "wgan_gp")."""
+    return text.lower().replace("-", "_")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=4000, help="training steps (default 4000)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps, one G update each (default 4000; 2000 for wgan, wgan-gp)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/gan", help="output folder (default out/gan)")
     p.add_argument("--device", default="cpu", help='"cpu", "cuda" or "auto"')
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate for G and D")
+    p.add_argument("--batch-size", type=int, default=None, help="default 512; 256 for wgan-gp")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate for G and D (default 1e-3; RMSprop's 5e-5 for wgan)")
     p.add_argument("--lr-decay-steps", type=int, default=None,
                    help="decay the lr linearly to 0 over this many steps "
                         "(default: --steps; 0: constant lr)")
     p.add_argument("--pack", type=int, default=2, help="PacGAN packing degree (1 = plain GAN)")
-    p.add_argument("--loss", default="non_saturating", choices=LOSSES)
+    p.add_argument("--loss", default="non_saturating", type=loss_name, choices=LOSSES,
+                   help="the objective (wgan-gp and wgan_gp both work; default non_saturating)")
+    p.add_argument("--n-critic", type=int, default=None,
+                   help="D (critic) updates per G update (default 5 for wgan, wgan-gp; else 1)")
+    p.add_argument("--gp-lambda", type=float, default=None,
+                   help="gradient penalty weight for wgan-gp and dragan (default 10)")
+    p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight gamma (default 10)")
+    p.add_argument("--clip-value", type=float, default=None,
+                   help="wgan's weight clipping bound (default 0.01)")
     p.add_argument("--latent-dim", type=int, default=2)
     p.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    for name, losses_that_use_it in LOSS_FLAGS.items():
+        if getattr(args, name) is not None and args.loss not in losses_that_use_it:
+            used_by = " and ".join(n.replace("_", "-") for n in losses_that_use_it)
+            p.error(f"--{name.replace('_', '-')} applies to --loss {used_by}, not {args.loss}")
+        if getattr(args, name) is not None and not getattr(args, name) >= 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.clip_value == 0:
+        p.error("--clip-value must be > 0")
+    if args.n_critic is not None and args.n_critic < 1:
+        p.error(f"--n-critic must be positive, got {args.n_critic}")
+    if args.steps is None:
+        args.steps = STEPS.get(args.loss, 4000)
+    if args.batch_size is None:
+        args.batch_size = BATCH_SIZE.get(args.loss, 512)
+    if args.lr is None:
+        args.lr = LEARNING_RATE.get(args.loss, 1e-3)
     for name in ("steps", "batch_size", "pack", "latent_dim"):
         if getattr(args, name) < (0 if name == "steps" else 1):
             p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -59,13 +106,28 @@ def build(args, device):
     """G, D, their optimizers and LR schedules, wrapped in a GAN trainer."""
     G = mlp_generator(latent_dim=args.latent_dim).to(device)
     D = mlp_discriminator(pack=args.pack).to(device)
-    g_opt = optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    d_opt = optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    if args.loss == "wgan":
+        g_opt = optim.RMSprop(G.parameters(), lr=args.lr)
+        d_opt = optim.RMSprop(D.parameters(), lr=args.lr)
+    else:
+        betas = (0.5, BETA2.get(args.loss, 0.999))
+        g_opt = optim.Adam(G.parameters(), lr=args.lr, betas=betas)
+        d_opt = optim.Adam(D.parameters(), lr=args.lr, betas=betas)
     horizon = args.lr_decay_steps
     decay = (lambda step: max(0.0, 1.0 - step / horizon)) if horizon else (lambda step: 1.0)
     schedulers = [optim.LambdaLR(g_opt, decay), optim.LambdaLR(d_opt, decay)]
     return GAN(G, D, g_opt, d_opt, latent_shape=(args.latent_dim,), loss=args.loss,
-               pack=args.pack, schedulers=schedulers)
+               pack=args.pack, schedulers=schedulers, d_steps=args.n_critic,
+               clip_value=args.clip_value, gp_lambda=args.gp_lambda, r1_gamma=args.r1_gamma)
+
+
+def run_config(args):
+    """The settings a checkpoint must match to resume. The loss-specific flags enter only when
+    set, so the checkpoints of the plain losses keep the settings they were written with."""
+    skip = ("steps", "out", "device", "resume", "no_progress", "checkpoint_every")
+    optional = ("n_critic",) + tuple(LOSS_FLAGS)
+    return {k: v for k, v in vars(args).items()
+            if k not in skip and not (k in optional and v is None)}
 
 
 def evaluate(gan, ring, seed):
@@ -84,8 +146,7 @@ def main(argv=None):
                         batch_size=args.batch_size, shuffle=True, drop_last=True, seed=args.seed,
                         device=device)
     gan = build(args, device)
-    config = {k: v for k, v in vars(args).items()
-              if k not in ("steps", "out", "device", "resume", "no_progress", "checkpoint_every")}
+    config = run_config(args)
     loop = TrainingLoop(gan, loader, args.out, steps=args.steps,
                         checkpoint_every=args.checkpoint_every, config=config,
                         progress=not args.no_progress, desc="gan")

@@ -7,9 +7,11 @@
 from .cyclegan import CycleGAN
 from .gan import GAN, pack_samples
 from .image_pool import ImagePool
-from .losses import LOSSES, discriminator_loss, generator_loss
+from .losses import (LOSSES, PLAIN_LOSSES, clip_weights_, discriminator_loss, dragan_penalty,
+                     generator_loss, gradient_penalty, r1_penalty, wgan_gp_penalty)
 from .pix2pix import Pix2Pix
 from .trainer import NonFiniteLossError, TrainingLoop, run_cli
 
-__all__ = ["GAN", "pack_samples", "LOSSES", "discriminator_loss", "generator_loss",
+__all__ = ["GAN", "pack_samples", "LOSSES", "PLAIN_LOSSES", "discriminator_loss", "generator_loss",
+           "gradient_penalty", "wgan_gp_penalty", "dragan_penalty", "r1_penalty", "clip_weights_",
            "TrainingLoop", "run_cli", "NonFiniteLossError", "Pix2Pix", "CycleGAN", "ImagePool"]

@@ -2,9 +2,10 @@
 
 ``CGAN`` is ``GAN`` with labels: ``train_step(real, labels)`` makes ``d_steps`` discriminator updates
 on (real, its labels) and (G(z, y), y) for labels y drawn uniformly, then one generator update on
-the last fakes. Every option of ``GAN`` carries over except packing: ``loss`` ("lsgan" by default,
-as PyTorch-GAN's cGAN; "vanilla", "non_saturating", "hinge"), ``real_label`` < 1 (one-sided label
-smoothing), ``instance_noise`` (annealed over ``instance_noise_steps``), ``d_steps``, ``ema_decay``.
+the last fakes. Every option of ``GAN`` carries over except packing and the regularised losses:
+``loss`` ("lsgan" by default, as PyTorch-GAN's cGAN; "vanilla", "non_saturating", "hinge"),
+``real_label`` < 1 (one-sided label smoothing), ``instance_noise`` (annealed over
+``instance_noise_steps``), ``d_steps``, ``ema_decay``.
 
 ``matching_aware=True`` is Reed et al.'s (2016) matching-aware discriminator: real images paired
 with a wrong label count as fakes too, beside the generated ones (D's fake term is the mean over
@@ -51,6 +52,11 @@ class CGAN(GAN):
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, latent_dim=100,
                  n_classes=10, loss="lsgan", d_steps=1, real_label=1.0, instance_noise=0.0,
                  instance_noise_steps=None, schedulers=(), ema_decay=None, matching_aware=False):
+        if losses.check_loss(loss) not in losses.PLAIN_LOSSES:
+            names = ", ".join(repr(n) for n in losses.PLAIN_LOSSES)
+            raise ValueError(f"CGAN: loss {loss!r} needs weight clipping or a gradient penalty, "
+                             f"which only the unconditional GAN trainer applies; use one of "
+                             f"{names}")
         super().__init__(generator, discriminator, g_optimizer, d_optimizer, (latent_dim,),
                          loss=loss, d_steps=d_steps, pack=1, real_label=real_label,
                          instance_noise=instance_noise, instance_noise_steps=instance_noise_steps,

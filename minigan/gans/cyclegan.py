@@ -11,9 +11,12 @@ Two generators, G: X -> Y and F: Y -> X, and two discriminators, D_Y (real Y vs 
     D_Y and D_X, one Adam for both, each on a fake drawn through its image pool (50 earlier fakes):
         (crit(D_Y(y), 1) + crit(D_Y(pool_Y(fake_y)), 0)) / 2 + the same for D_X
 
-with crit = MSE (LSGAN, the default) or BCE with logits; Adam(lr 2e-4, betas (0.5, 0.999)); the
-learning rate constant for ``epochs`` epochs, then decaying linearly to zero over ``epochs_decay``
-(call ``end_epoch()`` after each epoch).
+with crit = MSE (LSGAN, the default) or BCE with logits, or the reference's ``gan_mode="wgangp"``
+(``loss="wgangp"``: crit(s, 1) = -mean(s), crit(s, 0) = mean(s), and each D's loss gains the
+gradient penalty ``lambda_gp`` (10) mean((|grad D(x_hat)|_2 - 1)^2) at random interpolates of
+its real images and its pool's fakes); Adam(lr 2e-4, betas (0.5, 0.999)); the learning rate
+constant for ``epochs`` epochs, then decaying linearly to zero over ``epochs_decay`` (call
+``end_epoch()`` after each epoch).
 
     >>> trainer = CycleGAN(ResnetGenerator(3, 3, 32, 6), ResnetGenerator(3, 3, 32, 6),
     ...                    PatchDiscriminator(3, 32, norm="instance"),
@@ -27,8 +30,8 @@ from ..autograd import no_grad, stack
 from ..nn.functional import l1_loss
 from ..optim import Adam, LinearDecayLR
 from .image_pool import ImagePool
-from .translation import (as_rgb, check_translation_loss, discriminator_term, frozen,
-                          generator_term)
+from .translation import (as_rgb, check_lambda_gp, check_translation_loss, discriminator_term,
+                          frozen, generator_term, penalty_term)
 
 DIRECTIONS = ("XtoY", "YtoX")
 
@@ -43,17 +46,20 @@ class CycleGAN:
         lambda_cycle: weight of both cycle-consistency terms (10 in the paper).
         lambda_identity: identity weight relative to lambda_cycle (0.5; 0 turns it off).
         pool_size: fakes kept per domain for the discriminators (50; 0 = no pool).
-        loss: "lsgan" (the paper's) or "non_saturating".
+        loss: "lsgan" (the paper's), "non_saturating" or "wgangp".
+        lambda_gp: "wgangp" only: the gradient penalty's weight (None: 10, the reference's).
         epochs, epochs_decay: the LR schedule (``optim.LinearDecayLR``), stepped by ``end_epoch``.
     """
 
     def __init__(self, G, F, D_X, D_Y, lr=2e-4, betas=(0.5, 0.999), lambda_cycle=10.0,
-                 lambda_identity=0.5, pool_size=50, loss="lsgan", epochs=100, epochs_decay=100):
+                 lambda_identity=0.5, pool_size=50, loss="lsgan", epochs=100, epochs_decay=100,
+                 lambda_gp=None):
         for name, value in (("lambda_cycle", lambda_cycle), ("lambda_identity", lambda_identity)):
             if not value >= 0:
                 raise ValueError(f"CycleGAN: {name} must be >= 0, got {value!r}")
         self.G, self.F, self.D_X, self.D_Y = G, F, D_X, D_Y
         self.loss = check_translation_loss(loss)
+        self.lambda_gp = check_lambda_gp(lambda_gp, self.loss, "CycleGAN")
         self.lambda_cycle, self.lambda_identity = float(lambda_cycle), float(lambda_identity)
         self.opt_G = Adam(itertools.chain(G.parameters(), F.parameters()), lr=lr, betas=betas)
         self.opt_D = Adam(itertools.chain(D_X.parameters(), D_Y.parameters()), lr=lr, betas=betas)
@@ -69,7 +75,8 @@ class CycleGAN:
     def train_step(self, x, y):
         """One iteration on a batch of X images and a batch of (unrelated) Y images, each
         (N, C, H, W) in [-1, 1]. Returns the losses: {"d_x", "d_y", "g_gan", "cycle", "idt"}
-        (g_gan: both adversarial terms; cycle and idt: weighted, as they enter G's loss)."""
+        (g_gan: both adversarial terms; cycle and idt: weighted, as they enter G's loss), and "gp"
+        (both discriminators' gradient penalties, already inside d_x and d_y) for "wgangp"."""
         if self.lambda_identity > 0 and x.shape[1] != y.shape[1]:
             raise ValueError(f"CycleGAN.train_step: the identity loss compares G(y) with y, so X "
                              f"and Y need the same channels, got {x.shape[1]} and {y.shape[1]}; "
@@ -96,18 +103,25 @@ class CycleGAN:
             g_loss.backward()
             self.opt_G.step()
 
-        d_y = discriminator_term(self.D_Y(y), self.D_Y(self.pool_Y.query(fake_y.detach())),
-                                 self.loss)
-        d_x = discriminator_term(self.D_X(x), self.D_X(self.pool_X.query(fake_x.detach())),
-                                 self.loss)
+        real_y_scores = self.D_Y(y)
+        pooled_y = self.pool_Y.query(fake_y.detach())
+        d_y = discriminator_term(real_y_scores, self.D_Y(pooled_y), self.loss)
+        real_x_scores = self.D_X(x)
+        pooled_x = self.pool_X.query(fake_x.detach())
+        d_x = discriminator_term(real_x_scores, self.D_X(pooled_x), self.loss)
+        gp = None
+        if self.lambda_gp:
+            gp_y = penalty_term(self.D_Y, y, pooled_y, self.lambda_gp)
+            gp_x = penalty_term(self.D_X, x, pooled_x, self.lambda_gp)
+            d_y, d_x, gp = d_y + gp_y, d_x + gp_x, gp_y + gp_x
         self.opt_D.zero_grad()
         (d_x + d_y).backward()
         self.opt_D.step()
         self.step += 1
-        terms = [d_x, d_y, g_gan, cycle] + ([idt] if idt is not None else [])
-        values = stack([t.detach() for t in terms]).numpy()          # one device sync
-        names = ("d_x", "d_y", "g_gan", "cycle", "idt")
-        return {name: float(v) for name, v in zip(names, values)}
+        losses = {"d_x": d_x, "d_y": d_y, "g_gan": g_gan, "cycle": cycle, "idt": idt, "gp": gp}
+        losses = {name: t for name, t in losses.items() if t is not None}
+        values = stack([t.detach() for t in losses.values()]).numpy()  # one device sync
+        return {name: float(v) for name, v in zip(losses, values)}
 
     def end_epoch(self):
         """Advance the learning-rate schedules by one epoch; returns the new lr."""

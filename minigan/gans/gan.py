@@ -3,7 +3,19 @@
 One ``train_step(real)`` makes ``d_steps`` discriminator updates, each on the real batch and a fresh
 batch of fakes, then one generator update. Options:
 
-- ``loss``: "vanilla", "non_saturating" (default), "lsgan", "hinge" (see ``gans.losses``);
+- ``loss``: "vanilla", "non_saturating" (default), "lsgan", "hinge", or one of the objectives that
+  regularise D (see ``gans.losses``):
+  "wgan" (Arjovsky et al. 2017): D's weights clipped to [-``clip_value``, ``clip_value``] after
+  every critic step (0.01);
+  "wgan_gp" (Gulrajani et al. 2017): ``gp_lambda`` (10) times the gradient penalty at random
+  interpolates of real and fake samples, added to D's loss;
+  "dragan" (Kodali et al. 2017): the non-saturating loss plus ``gp_lambda`` (10) times the same
+  penalty at perturbed real samples;
+  "r1" (Mescheder et al. 2018): the non-saturating loss plus (``r1_gamma`` / 2) mean |grad D(x)|^2
+  on real samples (gamma 10).
+  ``d_steps`` (n_critic in the WGAN papers) defaults to 5 for "wgan" and "wgan_gp", 1 otherwise.
+  The random numbers a penalty needs come from minigan's global generator, which the training
+  loop's checkpoint holds, so a resumed run continues with the very same draws;
 - ``real_label`` < 1: one-sided label smoothing;
 - ``pack`` > 1: PacGAN (Lin et al. 2018). D judges ``pack`` samples at once, all real or all fake,
   which penalises a generator that covers few modes. Samples are joined along dim 1: points
@@ -21,6 +33,9 @@ samples to logits of any shape with batch first ((B, 1), or (B, 1, 1, 1)).
     ...           optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999)), latent_shape=(2,), pack=2)
     >>> losses = gan.train_step(real)      # real: (B, 2) Tensor -> {"d_loss": 1.31, "g_loss": 0.74}
     >>> points = gan.sample(2500)          # (2500, 2) Tensor
+    >>> wgan_gp = GAN(G, D, optim.Adam(G.parameters(), 1e-4, betas=(0.0, 0.9)),
+    ...               optim.Adam(D.parameters(), 1e-4, betas=(0.0, 0.9)), (2,), loss="wgan_gp")
+    >>> wgan_gp.train_step(real)           # {"d_loss": -0.42, "g_loss": 0.31, "penalty": 0.05}
 """
 import copy
 
@@ -40,6 +55,23 @@ def pack_samples(x, pack):
     return x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])  # sample-major order
 
 
+def _option(value, default, name, loss, losses_that_use_it, positive=False):
+    """A loss-specific hyperparameter: its default for those losses, None for the others (where
+    giving it is an error, so a mistyped combination does not go unnoticed)."""
+    if loss not in losses_that_use_it:
+        if value is not None:
+            used_by = " and ".join(repr(n) for n in losses_that_use_it)
+            raise ValueError(f"GAN: {name} applies to the {used_by} loss"
+                             f"{'es' if len(losses_that_use_it) > 1 else ''}, not {loss!r}")
+        return None
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (value > 0 if positive else value >= 0):
+        raise ValueError(f"GAN: {name} must be a number {'> 0' if positive else '>= 0'}, got "
+                         f"{value!r}")
+    return float(value)
+
+
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"GAN: {name} must be a positive int, got {value!r}")
@@ -54,30 +86,41 @@ class GAN:
         g_optimizer, d_optimizer: optimizers over G's and D's parameters.
         latent_shape: int or tuple, the shape of one noise vector (``(nz,)`` or ``(nz, 1, 1)``).
         loss: a name in ``losses.LOSSES``.
-        d_steps: discriminator updates per generator update (k in Goodfellow et al.).
+        d_steps: discriminator updates per generator update (k in Goodfellow et al., n_critic in
+            the WGAN papers); None: 5 for "wgan" and "wgan_gp", else 1.
         pack: PacGAN packing degree (1 = a plain discriminator).
         real_label: the discriminator's target for real data (0.9 = one-sided label smoothing).
         instance_noise: std of the Gaussian noise added to D's inputs (0 = off).
         instance_noise_steps: anneal that std linearly to 0 over this many steps (None = constant).
         schedulers: LR schedulers stepped once per ``train_step`` (saved with the trainer).
         ema_decay: decay of an exponential moving average of G's weights (None = off).
+        clip_value: "wgan" only: D's weights are clipped to [-clip_value, clip_value] (None: 0.01).
+        gp_lambda: "wgan_gp" and "dragan" only: the penalty's weight lambda (None: 10).
+        r1_gamma: "r1" only: gamma, the penalty being (gamma / 2) mean |grad D(x)|^2 (None: 10).
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, latent_shape,
-                 loss="non_saturating", d_steps=1, pack=1, real_label=1.0, instance_noise=0.0,
-                 instance_noise_steps=None, schedulers=(), ema_decay=None):
+                 loss="non_saturating", d_steps=None, pack=1, real_label=1.0, instance_noise=0.0,
+                 instance_noise_steps=None, schedulers=(), ema_decay=None, clip_value=None,
+                 gp_lambda=None, r1_gamma=None):
         self.G, self.D = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         shape = (latent_shape,) if isinstance(latent_shape, (int, np.integer)) else latent_shape
         self.latent_shape = tuple(_positive_int(n, "latent_shape entries") for n in shape)
         self.loss = losses.check_loss(loss)
+        if d_steps is None:
+            d_steps = 5 if self.loss in losses.WASSERSTEIN else 1
         self.d_steps = _positive_int(d_steps, "d_steps")
+        self.clip_value = _option(clip_value, 0.01, "clip_value", self.loss, ("wgan",),
+                                  positive=True)
+        self.gp_lambda = _option(gp_lambda, 10.0, "gp_lambda", self.loss, ("wgan_gp", "dragan"))
+        self.r1_gamma = _option(r1_gamma, 10.0, "r1_gamma", self.loss, ("r1",))
         self.pack = _positive_int(pack, "pack")
         if not 0.0 < real_label <= 1.0:
             raise ValueError(f"GAN: real_label must be in (0, 1], got {real_label!r}")
-        if real_label != 1.0 and self.loss == "hinge":
-            raise ValueError("GAN: label smoothing (real_label < 1) does not apply to the hinge "
-                             "loss")
+        if real_label != 1.0 and (self.loss == "hinge" or self.loss in losses.WASSERSTEIN):
+            raise ValueError(f"GAN: label smoothing (real_label < 1) does not apply to the "
+                             f"{self.loss} loss")
         self.real_label = float(real_label)
         if not instance_noise >= 0:
             raise ValueError(f"GAN: instance_noise must be >= 0, got {instance_noise!r}")
@@ -112,13 +155,26 @@ class GAN:
             x = x + std * autograd.randn(*x.shape, dtype=x.dtype, device=x.device)
         return self.D(pack_samples(x, self.pack))
 
+    def penalty(self, real, fake):
+        """The gradient penalty the loss adds to D's loss, at D's inputs as ``discriminate`` sees
+        them (after packing): a scalar Tensor, or None ("wgan_gp", "dragan", "r1" with a
+        positive weight only). real, fake: (B, ...) batches; fake detached from G."""
+        if self.loss == "wgan_gp" and self.gp_lambda:
+            return losses.wgan_gp_penalty(self.discriminate, real, fake, self.gp_lambda)
+        if self.loss == "dragan" and self.gp_lambda:
+            return losses.dragan_penalty(self.discriminate, real, self.gp_lambda)
+        if self.loss == "r1" and self.r1_gamma:
+            return losses.r1_penalty(self.discriminate, real, self.r1_gamma)
+        return None
+
     def _set_requires_grad(self, module, flag):
         for p in module.parameters():
             p.requires_grad_(flag)
 
     # ------------------------------------------------------------ training
     def train_step(self, real, *unused):
-        """One GAN iteration on a real batch (B, ...) -> {"d_loss": float, "g_loss": float}.
+        """One GAN iteration on a real batch (B, ...) -> {"d_loss": float, "g_loss": float}, plus
+        "penalty" (the last D step's, already inside d_loss) for the penalised losses.
 
         B must be a multiple of ``pack``. Further batch fields (labels of a labelled dataset) are
         ignored: this GAN is unconditional. The fakes of the last D step are reused for the G step
@@ -141,9 +197,14 @@ class GAN:
             d_loss = losses.discriminator_loss(self.discriminate(real),
                                                self.discriminate(fake.detach()),
                                                self.loss, self.real_label)
+            penalty = self.penalty(real, fake.detach())
+            if penalty is not None:
+                d_loss = d_loss + penalty
             self.d_optimizer.zero_grad()
             d_loss.backward()
             self.d_optimizer.step()
+            if self.clip_value is not None:
+                losses.clip_weights_(self.D, self.clip_value)
 
         self._set_requires_grad(self.D, False)  # G's step needs no gradients for D's weights
         try:
@@ -158,8 +219,9 @@ class GAN:
         if self.G_ema is not None:
             self._update_ema()
         self.step += 1
-        values = autograd.stack([d_loss.detach(), g_loss.detach()]).numpy()  # one device sync
-        return {"d_loss": float(values[0]), "g_loss": float(values[1])}
+        terms = [d_loss, g_loss] + ([penalty] if penalty is not None else [])
+        values = autograd.stack([t.detach() for t in terms]).numpy()  # one device sync
+        return dict(zip(("d_loss", "g_loss", "penalty"), map(float, values)))
 
     def _update_ema(self):
         """ema <- decay * ema + (1 - decay) * G, for parameters; buffers (BN statistics) copied."""

@@ -8,8 +8,11 @@ A generator G (a U-Net) maps A to B; a conditional PatchGAN D judges concat(A, B
     G: loss_G = crit(D([a, fake_b]), 1) + lambda_l1 * |fake_b - b|_1      (D frozen)
 
 with crit = BCE with logits (``loss="non_saturating"``, the reference's "vanilla") or MSE
-(``"lsgan"``); Adam(lr 2e-4, betas (0.5, 0.999)) for each network; the learning rate constant for
-``epochs`` epochs, then decaying linearly over ``epochs_decay`` (call ``end_epoch()`` after each).
+(``"lsgan"``), or the reference's ``gan_mode="wgangp"`` (``loss="wgangp"``): crit(s, 1) = -mean(s),
+crit(s, 0) = mean(s), and D's loss gains the gradient penalty ``lambda_gp`` (10) mean((|grad
+D(x_hat)|_2 - 1)^2) at random interpolates of the real and fake pairs. Adam(lr 2e-4, betas
+(0.5, 0.999)) for each network; the learning rate constant for ``epochs`` epochs, then decaying
+linearly over ``epochs_decay`` (call ``end_epoch()`` after each).
 
     >>> trainer = Pix2Pix(unet_64(3, 3, ngf=32), PatchDiscriminator(6, ndf=32), epochs=5)
     >>> losses = trainer.train_step(labels, photos)     # (B, 3, 64, 64) each
@@ -19,8 +22,8 @@ from ..autograd import cat, no_grad, stack
 from ..nn.functional import l1_loss
 from ..nn import BatchNorm2d, Dropout
 from ..optim import Adam, LinearDecayLR
-from .translation import (as_rgb, check_translation_loss, discriminator_term, frozen,
-                          generator_term)
+from .translation import (as_rgb, check_lambda_gp, check_translation_loss, discriminator_term,
+                          frozen, generator_term, penalty_term)
 
 NORM_STATS = ("running", "batch")
 
@@ -33,16 +36,18 @@ class Pix2Pix:
         discriminator: (N, C_A + C_B, H, W) -> patch scores, e.g. ``PatchDiscriminator``.
         lr, betas: Adam's settings for both networks.
         lambda_l1: weight of the L1 term (100 in the paper).
-        loss: "non_saturating" (BCE, the paper's) or "lsgan".
+        loss: "non_saturating" (BCE, the paper's), "lsgan" or "wgangp".
+        lambda_gp: "wgangp" only: the gradient penalty's weight (None: 10, the reference's).
         epochs, epochs_decay: the LR schedule (``optim.LinearDecayLR``), stepped by ``end_epoch``.
     """
 
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
-                 loss="non_saturating", epochs=100, epochs_decay=100):
+                 loss="non_saturating", epochs=100, epochs_decay=100, lambda_gp=None):
         if not lambda_l1 >= 0:
             raise ValueError(f"Pix2Pix: lambda_l1 must be >= 0, got {lambda_l1!r}")
         self.G, self.D = generator, discriminator
         self.loss, self.lambda_l1 = check_translation_loss(loss), float(lambda_l1)
+        self.lambda_gp = check_lambda_gp(lambda_gp, self.loss, "Pix2Pix")
         self.opt_G = Adam(generator.parameters(), lr=lr, betas=betas)
         self.opt_D = Adam(discriminator.parameters(), lr=lr, betas=betas)
         self.schedulers = [LinearDecayLR(opt, epochs, epochs_decay)
@@ -53,7 +58,8 @@ class Pix2Pix:
     def train_step(self, a, b):
         """One iteration on a batch of pairs, a (N, C_A, H, W) and b (N, C_B, H, W) in [-1, 1].
 
-        Returns {"d": D's loss, "g_gan": G's adversarial term, "g_l1": the unweighted L1}.
+        Returns {"d": D's loss, "g_gan": G's adversarial term, "g_l1": the unweighted L1}, and
+        "gp" (the gradient penalty, already inside "d") for "wgangp".
         """
         if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
             raise ValueError(f"Pix2Pix.train_step: a {a.shape} and b {b.shape} must share batch "
@@ -63,8 +69,13 @@ class Pix2Pix:
         self.D.train()
         fake_b = self.G(a)
 
-        fake_scores = self.D(cat([a, fake_b.detach()], 1))       # D sees (N, C_A + C_B, H, W)
-        d_loss = discriminator_term(self.D(cat([a, b], 1)), fake_scores, self.loss)
+        fake_ab = cat([a, fake_b.detach()], 1)                   # D sees (N, C_A + C_B, H, W)
+        fake_scores = self.D(fake_ab)
+        real_ab = cat([a, b], 1)
+        d_loss = discriminator_term(self.D(real_ab), fake_scores, self.loss)
+        gp = penalty_term(self.D, real_ab, fake_ab, self.lambda_gp)
+        if gp is not None:
+            d_loss = d_loss + gp
         self.opt_D.zero_grad()
         d_loss.backward()
         self.opt_D.step()
@@ -76,8 +87,9 @@ class Pix2Pix:
             (g_gan + self.lambda_l1 * g_l1).backward()
             self.opt_G.step()
         self.step += 1
-        values = stack([d_loss.detach(), g_gan.detach(), g_l1.detach()]).numpy()  # one sync
-        return {"d": float(values[0]), "g_gan": float(values[1]), "g_l1": float(values[2])}
+        terms = [d_loss, g_gan, g_l1] + ([gp] if gp is not None else [])
+        values = stack([t.detach() for t in terms]).numpy()           # one device sync
+        return dict(zip(("d", "g_gan", "g_l1", "gp"), map(float, values)))
 
     def end_epoch(self):
         """Advance the learning-rate schedules by one epoch; returns the new lr."""

@@ -1,4 +1,5 @@
-"""What Pix2Pix and CycleGAN share: the reference code's adversarial terms, scoring a translation
+"""What Pix2Pix and CycleGAN share: the reference code's adversarial terms (and its WGAN-GP
+penalty), scoring a translation
 against ground truth, running a generator over a dataset or a folder of images, and switching
 gradients off for a discriminator.
 
@@ -20,33 +21,62 @@ from ..autograd import Tensor, cat, no_grad, tensor
 from ..data.folder import list_images, load_image
 from . import losses
 
-TRANSLATION_LOSSES = ("non_saturating", "lsgan")
+TRANSLATION_LOSSES = ("non_saturating", "lsgan", "wgan_gp")
 
 _MIN_MSE = 1e-10
 
 
 def check_translation_loss(loss):
-    """"non_saturating" (what the reference code calls "vanilla": BCE with logits, G's target 1) or
-    "lsgan"; ValueError otherwise."""
-    name = losses.check_loss(loss)
-    if name not in TRANSLATION_LOSSES:
-        raise ValueError(f"loss: Pix2Pix and CycleGAN take 'non_saturating' or 'lsgan', got "
-                         f"{loss!r}")
-    return name
+    """"non_saturating" (what the reference code calls "vanilla": BCE with logits, G's target 1),
+    "lsgan", or "wgan_gp" (the reference's gan_mode "wgangp"; either name is accepted); ValueError
+    otherwise."""
+    try:
+        return losses.check_loss(loss, TRANSLATION_LOSSES)
+    except ValueError:
+        raise ValueError(f"loss: Pix2Pix and CycleGAN take 'non_saturating', 'lsgan' or 'wgangp', "
+                         f"got {loss!r}") from None
+
+
+def check_lambda_gp(lambda_gp, loss, trainer):
+    """The gradient penalty's weight: 10 (the reference's) for "wgan_gp" unless given, None for the
+    other losses, where giving one is an error."""
+    if loss != "wgan_gp":
+        if lambda_gp is not None:
+            raise ValueError(f"{trainer}: lambda_gp applies to the 'wgangp' loss only, not "
+                             f"{loss!r}")
+        return None
+    lambda_gp = 10.0 if lambda_gp is None else lambda_gp
+    if not lambda_gp >= 0:
+        raise ValueError(f"{trainer}: lambda_gp must be >= 0, got {lambda_gp!r}")
+    return float(lambda_gp)
 
 
 def discriminator_term(real_scores, fake_scores, loss):
     """D's loss as in the reference code, halved: (crit(D(real), 1) + crit(D(fake), 0)) / 2 with
-    crit = BCE-with-logits or MSE. (``gans.losses``' lsgan form already carries the 1/2.)"""
+    crit = BCE-with-logits or MSE (``gans.losses``' lsgan form already carries the 1/2), or, for
+    "wgan_gp", crit(D(real), 1) = -mean D(real) and crit(D(fake), 0) = mean D(fake)."""
     d_loss = losses.discriminator_loss(real_scores, fake_scores, loss)
     return d_loss if loss == "lsgan" else 0.5 * d_loss
 
 
 def generator_term(fake_scores, loss):
     """G's adversarial loss as in the reference code: crit(D(G(x)), 1) (for lsgan the plain MSE,
-    twice ``gans.losses.generator_loss``, which halves it)."""
+    twice ``gans.losses.generator_loss``, which halves it; for "wgan_gp" -mean D(G(x)))."""
     g_loss = losses.generator_loss(fake_scores, loss)
     return 2.0 * g_loss if loss == "lsgan" else g_loss
+
+
+def penalty_term(D, real, fake, lambda_gp):
+    """The reference's ``cal_gradient_penalty(netD, real, fake, type="mixed", constant=1.0,
+    lambda_gp)`` (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py): lambda_gp times
+    mean((|grad D(x_hat)|_2 - 1)^2) over the images, x_hat = alpha real + (1 - alpha) fake, alpha
+    ~ U[0, 1] per image, the norm over all of an image's pixels (the gradient of the sum of its
+    patch scores). None when lambda_gp is None or 0. The reference's own Pix2Pix and CycleGAN
+    models never call that function (their "wgangp" trains the critic loss alone); here the trainers
+    add it to D's loss at full weight, beside the halved adversarial terms."""
+    if not lambda_gp:
+        return None
+    return losses.wgan_gp_penalty(D, real, fake, weight=lambda_gp)
 
 
 def _host(images):

@@ -4,7 +4,10 @@ G: noise (B, nz, 1, 1) -> ConvTranspose2d(nz, ngf*2^(n-1), 4, 1, 0) to 4x4, then
 (4, 2, 1) that double the side and halve the channels, each followed by BatchNorm2d and ReLU, and a
 last transposed conv to ``channels`` with Tanh: (B, channels, size, size) in [-1, 1].
 D: the mirror image, strided convs (4, 2, 1) with LeakyReLU(0.2) and BatchNorm2d (none after the
-first conv), then Conv2d(ndf*2^(n-1), 1, 4, 1, 0) on the 4x4 map -> (B, 1) logits.
+first conv), then Conv2d(ndf*2^(n-1), 1, 4, 1, 0) on the 4x4 map -> (B, 1) logits. ``norm="none"``
+drops D's BatchNorm (its convs get biases instead): a gradient penalty (WGAN-GP, DRAGAN, R1) is
+a per-sample quantity, which BatchNorm's mixing of a batch breaks (Gulrajani et al. 2017, sec. 4);
+``norm="instance"`` uses per-sample InstanceNorm2d (affine) instead.
 Here n = log2(size) - 2: 3 blocks for 32x32, 4 for 64x64 (the paper's network).
 
 Both are ``nn.Sequential`` subclasses, so their state_dict keys ("0.weight", "1.running_mean", ...)
@@ -18,6 +21,7 @@ N(0, 0.02) for convolutions, N(1, 0.02) for BatchNorm scales (``nn.init.dcgan_in
 """
 from minigan import nn
 
+D_NORMS = ("batch", "instance", "none")
 
 
 def _blocks(image_size, name):
@@ -77,21 +81,30 @@ class DCGANDiscriminator(nn.Sequential):
         image_size: a power of two >= 16 (32 or 64).
         channels: input channels.
         ndf: width of the first layer; the last hidden one has ndf * 2^(n-1) channels.
+        norm: "batch" (the paper's), "instance" (InstanceNorm2d with affine) or "none" (hidden
+            convs with a bias instead); the first and last convs have none in every case.
     """
 
-    def __init__(self, image_size=32, channels=1, ndf=64):
+    def __init__(self, image_size=32, channels=1, ndf=64, norm="batch"):
         n = _blocks(image_size, "DCGANDiscriminator")
         for value, what in ((channels, "channels"), (ndf, "ndf")):
             _check_positive(value, what, "DCGANDiscriminator")
-        layers = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]  # no BN here
+        if norm not in D_NORMS:
+            raise ValueError(f"DCGANDiscriminator: norm must be 'batch', 'instance' or 'none', got "
+                             f"{norm!r}")
+        layers = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]  # no norm here
         width = ndf
         for _ in range(n - 1):                                                       # side /2
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2)]
+            layers.append(nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(width * 2))
+            elif norm == "instance":
+                layers.append(nn.InstanceNorm2d(width * 2, affine=True))
+            layers.append(nn.LeakyReLU(0.2))
             width *= 2
         layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False), nn.Flatten()]          # 4x4 -> (B, 1)
         super().__init__(*layers)
-        self.image_size, self.channels = image_size, channels
+        self.image_size, self.channels, self.norm = image_size, channels, norm
         nn.init.dcgan_init_(self)
 
     def forward(self, x):

@@ -149,3 +149,45 @@ def test_example_errors(tmp_path, tiny_judge):
     run_example(tmp_path / "c", "--epochs", "1")
     with pytest.raises(SystemExit, match="other settings.*lr"):
         run_example(tmp_path / "c", "--epochs", "2", "--resume", "--lr", "1e-3")
+
+
+def test_example_flags_of_the_regularised_losses(capsys):
+    args = example.parse_args(["--loss", "wgan-gp"])
+    assert (args.loss, args.lr, args.d_steps, args.epochs) == ("wgan_gp", 1e-4, 5, 5)
+    gan = example.build(args, 1, "cpu", 100)
+    assert gan.D.norm == "none" and gan.gp_lambda == 10.0 and gan.d_steps == 5
+    assert gan.d_optimizer.param_groups[0]["betas"] == (0.0, 0.9)
+    args = example.parse_args(["--loss", "wgan", "--n-critic", "3"])
+    gan = example.build(args, 1, "cpu", 100)
+    assert (gan.d_steps, gan.clip_value, gan.D.norm) == (3, 0.01, "batch")
+    assert isinstance(gan.d_optimizer, optim.RMSprop) and args.lr == 5e-5
+    assert example.build(example.parse_args(["--loss", "r1", "--d-norm", "instance"]), 1, "cpu",
+                         100).D.norm == "instance"
+    # the plain losses keep the settings (and so the checkpoints) they had before these flags
+    assert set(example.run_config(example.parse_args([]))) == {
+        "data", "n_train", "batch_size", "seed", "image_size", "ngf", "ndf", "latent_dim", "lr",
+        "loss", "d_steps", "real_label", "instance_noise", "eval_samples"}
+    for argv, message in [(["--clip-value", "0.1"], "--clip-value applies to --loss wgan, not "
+                                                    "non_saturating"),
+                          (["--loss", "dragan", "--r1-gamma", "1"], "--r1-gamma applies to --loss "
+                                                                    "r1, not dragan"),
+                          (["--loss", "wgan-gp", "--real-label", "0.9"], "--real-label (label "
+                                                                          "smoothing) does not "
+                                                                          "apply to --loss "
+                                                                          "wgan_gp"),
+                          (["--loss", "wgan", "--n-critic", "0"], "--d-steps must be positive")]:
+        with pytest.raises(SystemExit):
+            example.parse_args(argv)
+        assert message in capsys.readouterr().err, argv
+
+
+def test_example_wgan_runs_and_resumes(tmp_path, tiny_judge):
+    """Weight clipping through the whole example, and a resume with the same numbers."""
+    flags = ("--loss", "wgan", "--n-critic", "2", "--lr", "1e-3")
+    straight = run_example(tmp_path / "a", "--epochs", "2", *flags)
+    run_example(tmp_path / "b", "--epochs", "1", *flags)
+    resumed = run_example(tmp_path / "b", "--epochs", "2", "--resume", *flags)
+    assert resumed["history"] == straight["history"] and straight["config"]["loss"] == "wgan"
+    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["trainer"]["D"]
+    weights = [v for k, v in state.items() if k.endswith(("weight", "bias"))]  # not BN statistics
+    assert len(weights) == 8 and max(np.abs(w).max() for w in weights) <= 0.01  # 4 convs, 2 BNs

@@ -257,3 +257,94 @@ def test_example_resume_matches_a_straight_run(tmp_path):
     with pytest.raises(SystemExit, match="other settings"):
         example.main(["--steps", "60", "--out", str(tmp_path / "b"), "--resume", "--pack", "4"]
                      + common)
+
+
+# ---------------------------------------------------------------- the regularised losses' options
+def test_wgan_clips_the_critic_after_every_critic_step(monkeypatch):
+    from minigan.gans.losses import clip_weights_
+    mg.manual_seed(0)
+    gan = small_gan(pack=1, loss="wgan")
+    assert (gan.d_steps, gan.clip_value, gan.gp_lambda, gan.r1_gamma) == (5, 0.01, None, None)
+    calls = []
+
+    def recording_clip(module, value):
+        calls.append(value)
+        return clip_weights_(module, value)
+
+    monkeypatch.setattr("minigan.gans.gan.losses.clip_weights_", recording_clip)
+    with mg.no_grad():
+        for p in gan.D.parameters():
+            p.data *= 20                                     # far outside [-0.01, 0.01]
+    result = gan.train_step(mg.tensor(RingOfGaussians().sample(64, np.random.default_rng(0))))
+    assert set(result) == {"d_loss", "g_loss"} and calls == [0.01] * 5
+    d_values = np.concatenate([p.numpy().ravel() for p in gan.D.parameters()])
+    assert np.abs(d_values).max() <= 0.01 and np.isclose(np.abs(d_values), 0.01).mean() > 0.5
+    assert max(np.abs(p.numpy()).max() for p in gan.G.parameters()) > 0.1   # G is not clipped
+
+
+def test_wgan_critic_learns_to_score_real_above_fake():
+    """A few steps move the critic loss mean D(fake) - mean D(real) further below 0 (the weights
+    stay within 0.01, so the scores are small)."""
+    mg.manual_seed(0)
+    G = mlp_generator(latent_dim=2, hidden=64, layers=3)
+    D = mlp_discriminator(hidden=64, layers=2)
+    gan = GAN(G, D, optim.RMSprop(G.parameters(), lr=5e-4), optim.RMSprop(D.parameters(), lr=5e-4),
+              latent_shape=2, loss="wgan")
+    real = mg.tensor(RingOfGaussians().sample(128, np.random.default_rng(0)))
+    history = [gan.train_step(real)["d_loss"] for _ in range(15)]
+    assert history[0] < 0 and np.mean(history[-5:]) < 2 * history[0], history  # -1.5e-4 -> -4.8e-4
+
+
+def test_regularised_loss_options_are_checked():
+    assert small_gan(loss="wgan-gp").d_steps == 5 and small_gan(loss="wgan_gp").gp_lambda == 10.0
+    assert small_gan(loss="dragan").d_steps == 1 and small_gan(loss="dragan").gp_lambda == 10.0
+    assert small_gan(loss="r1", r1_gamma=0.5).r1_gamma == 0.5
+    assert small_gan(loss="wgan", d_steps=2).d_steps == 2 and small_gan().d_steps == 1
+    with pytest.raises(ValueError, match="gp_lambda applies to the 'wgan_gp' and 'dragan' losses, "
+                                         "not 'hinge'"):
+        small_gan(loss="hinge", gp_lambda=1.0)
+    with pytest.raises(ValueError, match="r1_gamma applies to the 'r1' loss, not 'wgan_gp'"):
+        small_gan(loss="wgan_gp", r1_gamma=1.0)
+    with pytest.raises(ValueError, match="clip_value applies to the 'wgan' loss, not"):
+        small_gan(clip_value=0.1)
+    with pytest.raises(ValueError, match="clip_value must be a number > 0, got 0"):
+        small_gan(loss="wgan", clip_value=0)
+    with pytest.raises(ValueError, match="gp_lambda must be a number >= 0, got -1"):
+        small_gan(loss="dragan", gp_lambda=-1)
+    with pytest.raises(ValueError, match="label smoothing .* does not apply to the wgan loss"):
+        small_gan(loss="wgan", real_label=0.9)
+
+
+def test_cgan_refuses_the_regularised_losses():
+    from minigan.gans.cgan import CGAN
+    from minigan.models.cgan import CGANDiscriminator, CGANGenerator
+    G, D = CGANGenerator(), CGANDiscriminator()
+    with pytest.raises(ValueError, match="CGAN: loss 'wgan-gp' needs weight clipping or a gradient "
+                                         "penalty"):
+        CGAN(G, D, optim.Adam(G.parameters()), optim.Adam(D.parameters()), loss="wgan-gp")
+
+
+def test_example_flags_of_the_regularised_losses(capsys):
+    example = load_example()
+    args = example.parse_args(["--loss", "wgan-gp"])
+    assert (args.loss, args.batch_size, args.lr, args.steps) == ("wgan_gp", 256, 1e-3, 2000)
+    gan = example.build(args, "cpu")
+    assert gan.d_steps == 5 and gan.gp_lambda == 10.0 and gan.pack == 2
+    assert gan.d_optimizer.param_groups[0]["betas"] == (0.5, 0.9)
+    args = example.parse_args(["--loss", "wgan"])
+    assert args.lr == 5e-5 and isinstance(example.build(args, "cpu").d_optimizer, optim.RMSprop)
+    # the plain losses keep the settings (and so the checkpoints) they had before these flags
+    assert set(example.run_config(example.parse_args([]))) == {
+        "seed", "batch_size", "lr", "lr_decay_steps", "pack", "loss", "latent_dim"}
+    assert example.run_config(example.parse_args(["--loss", "r1", "--r1-gamma", "1"]))[
+        "r1_gamma"] == 1.0
+    for argv, message in [(["--gp-lambda", "5"], "--gp-lambda applies to --loss wgan-gp and "
+                                                 "dragan, not non_saturating"),
+                          (["--loss", "wgan", "--r1-gamma", "1"], "--r1-gamma applies to --loss "
+                                                                  "r1, not wgan"),
+                          (["--loss", "wgan", "--clip-value", "0"], "--clip-value must be > 0"),
+                          (["--loss", "wgan-gp", "--n-critic", "0"], "--n-critic must be positive"),
+                          (["--loss", "wgan-gp", "--gp-lambda", "-1"], "--gp-lambda must be >= 0")]:
+        with pytest.raises(SystemExit):
+            example.parse_args(argv)
+        assert message in capsys.readouterr().err, argv

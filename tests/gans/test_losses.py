@@ -1,5 +1,6 @@
 """Adversarial losses: each equals its formula (NumPy, float64), PyTorch's composition where torch
-imports, gradients pass gradcheck, and bad names / label values raise clear errors."""
+imports, gradients pass gradcheck, and bad names / label values raise clear errors; WGAN's weight
+clipping. (The gradient penalties are tested in test_gradient_penalties.py.)"""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,7 +8,11 @@ from hypothesis import strategies as st
 
 import minigan as mg
 from minigan.autograd import gradcheck
-from minigan.gans.losses import LOSSES, check_loss, discriminator_loss, generator_loss
+from minigan import nn
+from minigan.gans.losses import (LOSSES, PLAIN_LOSSES, check_loss, clip_weights_,
+                                 discriminator_loss, generator_loss)
+
+NO_LABELS = ("hinge", "wgan", "wgan_gp")     # no targets, so no label smoothing
 
 
 def _softplus(x):
@@ -15,7 +20,10 @@ def _softplus(x):
 
 
 def _expected(loss, real, fake, real_label=1.0):
-    """(d_loss, g_loss) from the formulas in losses.py's docstring, in float64 NumPy."""
+    """(d_loss, g_loss) from the formulas in losses.py's docstring, in float64 NumPy (without the
+    penalties, which the trainer adds)."""
+    if loss in ("wgan", "wgan_gp"):
+        return fake.mean() - real.mean(), -fake.mean()
     if loss == "hinge":
         return np.maximum(0, 1 - real).mean() + np.maximum(0, 1 + fake).mean(), -fake.mean()
     if loss == "lsgan":
@@ -36,7 +44,7 @@ logits = st.lists(st.floats(-30, 30), min_size=1, max_size=16).map(lambda v: np.
 @given(real=logits, fake=logits, loss=st.sampled_from(LOSSES),
        real_label=st.sampled_from([1.0, 0.9]))
 def test_losses_match_their_formulas(real, fake, loss, real_label):
-    if loss == "hinge":
+    if loss in NO_LABELS:
         real_label = 1.0
     d_want, g_want = _expected(loss, real, fake, real_label)
     r, f = mg.tensor(real), mg.tensor(fake)          # float64
@@ -64,7 +72,7 @@ def test_gradcheck_through_losses(loss):
     rng = np.random.default_rng(0)
     real = mg.tensor(rng.normal(size=(6, 1)) * 2 + 0.3, requires_grad=True)
     fake = mg.tensor(rng.normal(size=(6, 1)) * 2 - 0.3, requires_grad=True)
-    label = 1.0 if loss == "hinge" else 0.9
+    label = 1.0 if loss in NO_LABELS else 0.9
     assert gradcheck(lambda r, f: discriminator_loss(r, f, loss, real_label=label), (real, fake))
     assert gradcheck(lambda f: generator_loss(f, loss), (fake,))
 
@@ -110,9 +118,39 @@ def test_losses_match_torch(loss):
 def test_loss_names_and_errors():
     assert check_loss("non-saturating") == "non_saturating"
     assert check_loss("LSGAN") == "lsgan"
-    with pytest.raises(ValueError, match="expected one of .*got 'wgan'"):
-        generator_loss(mg.zeros(2, 1), "wgan")
+    assert check_loss("wgan-gp") == check_loss("wgangp") == "wgan_gp"   # the CycleGAN repo's name
+    assert PLAIN_LOSSES == ("vanilla", "non_saturating", "lsgan", "hinge")
+    with pytest.raises(ValueError, match="expected one of .*got 'wasserstein'"):
+        generator_loss(mg.zeros(2, 1), "wasserstein")
+    with pytest.raises(ValueError, match=r"expected one of 'vanilla', .*'hinge', got 'wgan'"):
+        check_loss("wgan", PLAIN_LOSSES)
     with pytest.raises(ValueError, match="real_label must be in"):
         discriminator_loss(mg.zeros(2, 1), mg.zeros(2, 1), real_label=1.5)
     with pytest.raises(ValueError, match="hinge"):
         discriminator_loss(mg.zeros(2, 1), mg.zeros(2, 1), "hinge", real_label=0.9)
+    with pytest.raises(ValueError, match="does not apply to the wgan_gp loss"):
+        discriminator_loss(mg.zeros(2, 1), mg.zeros(2, 1), "wgan-gp", real_label=0.9)
+
+
+def test_wasserstein_losses_are_the_critic_difference():
+    """Arjovsky et al.: the critic maximises mean D(x) - mean D(G(z)) (minimises its negative);
+    G minimises -mean D(G(z)). Scores of any shape, no sigmoid."""
+    real = mg.tensor([[3.0], [1.0]], dtype=mg.float64)
+    fake = mg.tensor([[[[-1.0, 0.5]]]], dtype=mg.float64)                 # (1, 1, 1, 2) map
+    for loss in ("wgan", "wgan_gp"):
+        assert discriminator_loss(real, fake, loss).item() == pytest.approx(-0.25 - 2.0)
+        assert generator_loss(fake, loss).item() == pytest.approx(0.25)
+
+
+def test_clip_weights_clamps_every_parameter_in_place():
+    mg.manual_seed(0)
+    D = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.LeakyReLU(0.2), nn.Linear(4, 1))
+    arrays = [p.data for p in D.parameters()]
+    before = [a.copy() for a in arrays]
+    assert clip_weights_(D, 0.05) is D
+    for array, old, p in zip(arrays, before, D.parameters()):
+        assert p.data is array                                       # the same arrays, changed
+        np.testing.assert_array_equal(array, np.clip(old, -0.05, 0.05))
+        assert p.requires_grad and p.grad is None
+    assert np.abs(D[1].weight.numpy()).max() == pytest.approx(0.05)  # BN scales (1) clipped too
+    np.testing.assert_array_equal(D[1].running_var.numpy(), 1.0)      # buffers are not parameters

@@ -116,8 +116,12 @@ def test_translation_scores():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="'non_saturating' or 'lsgan'"):
+    with pytest.raises(ValueError, match="'non_saturating', 'lsgan' or 'wgangp', got 'hinge'"):
         Pix2Pix(UnetGenerator(3, 3, 5, 4), PatchDiscriminator(6, 4), loss="hinge")
+    with pytest.raises(ValueError, match="Pix2Pix: lambda_gp applies to the 'wgangp' loss only"):
+        Pix2Pix(UnetGenerator(3, 3, 5, 4), PatchDiscriminator(6, 4), lambda_gp=10.0)
+    assert Pix2Pix(UnetGenerator(3, 3, 5, 4), PatchDiscriminator(6, 4),
+                   loss="wgangp").lambda_gp == 10.0
     trainer = make_trainer()
     with pytest.raises(ValueError, match="must share batch size and image size"):
         trainer.train_step(mg.randn(2, 3, SIZE, SIZE), mg.randn(1, 3, SIZE, SIZE))

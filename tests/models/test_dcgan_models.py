@@ -35,6 +35,23 @@ def test_dcgan_layers_follow_the_paper():
     assert all(m.negative_slope == 0.2 for m in D if type(m).__name__ == "LeakyReLU")
 
 
+@pytest.mark.parametrize("norm, norm_layer", [("none", None), ("instance", "InstanceNorm2d")])
+def test_dcgan_discriminator_without_batch_norm(norm, norm_layer):
+    """For the gradient penalties: D's that judge each sample alone (D of one image = its row of
+    D of the batch), whose hidden convs get a bias when no norm follows them."""
+    D = DCGANDiscriminator(32, channels=1, ndf=4, norm=norm)
+    names = [type(m).__name__ for m in D]
+    assert "BatchNorm2d" not in names and names.count("Conv2d") == 4 and D.norm == norm
+    assert names.count(norm_layer) == (2 if norm_layer else 0)
+    assert [m.bias is not None for m in D if type(m).__name__ == "Conv2d"] == \
+        [False, norm == "none", norm == "none", False]
+    x = mg.randn(3, 1, 32, 32)
+    assert D(x).shape == (3, 1)
+    np.testing.assert_allclose(D(x[:1]).numpy(), D(x).numpy()[:1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="norm must be 'batch', 'instance' or 'none', got 'layer'"):
+        DCGANDiscriminator(32, norm="layer")
+
+
 def test_dcgan_init_is_normal_0_02():
     mg.manual_seed(0)
     G = DCGANGenerator(32, ngf=64)
