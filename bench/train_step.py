@@ -13,9 +13,12 @@ Cases (float32):
 - ``pix2pix``: one Pix2Pix iteration at batch 4, 64x64, the example's defaults (unet_64 with
   ngf 32 and BatchNorm, 70x70 PatchGAN with ndf 32, BCE + 100 L1).
 
-Each (case, framework) runs in its own subprocess: build the models (the torch ones get minigan's
-weights through ``load_state_dict(strict=True)``, so they are the same networks), warm up, time
-``--steps`` steps and report the median. Memory: the process's resident set once the models are
+Each (case, framework) runs in its own subprocess, with nothing of the other framework imported: the
+minigan worker builds the models and saves their initial weights to a .npz file, the torch worker
+builds the same networks and loads them with ``load_state_dict(strict=True)`` (same layout, keys and
+shapes, so the same networks). Each warms up (on CUDA: NVRTC compilation and CuPy's kernel cache,
+cuDNN's autotuning with ``cudnn.benchmark``), times ``--steps`` steps, each ended by a device
+synchronise, and reports the median. TF32 is off on both sides unless ``--tf32``. Memory: the process's resident set once the models are
 built and its peak after the steps (for minigan the growth includes loading Numba's compiled
 kernels), and for minigan the peak of NumPy's allocations during one more step, traced by
 ``tracemalloc``; on CUDA, CuPy's pool and torch's max_memory_allocated.
@@ -28,6 +31,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -97,9 +101,28 @@ def minigan_step(case, device):
     return (lambda: trainer.train_step(x, y)), models
 
 
+def save_weights(models, path):
+    """The models' state_dicts in one .npz: key "<model>/<state key>" (torch's worker reads it)."""
+    np.savez(path, **{f"{name}/{key}": np.array(value.numpy())
+                      for name, model in models.items() for key, value in model.state_dict().items()})
+
+
+def load_weights(path):
+    """{model: {state key: array}} from a save_weights file."""
+    weights = {}
+    with np.load(path) as saved:
+        for full_key in saved.files:
+            name, key = full_key.split("/", 1)
+            weights.setdefault(name, {})[key] = saved[full_key]
+    return weights
+
+
 # ---------------------------------------------------------------- torch twins
-def torch_models(case, ours):
-    """The same networks in torch, loaded with minigan's weights (strict: same layout and keys)."""
+def torch_models(case, weights):
+    """The same networks in torch, loaded with minigan's weights (strict: same layout and keys).
+
+    weights: {model name: {state key: array}}, from load_weights; minigan is not imported here.
+    """
     import torch
     from torch import nn
 
@@ -176,20 +199,26 @@ def torch_models(case, ours):
         model.forward = model.model.forward
         return model
 
-    def sequential_like(module):
-        """A torch.nn.Sequential with the same layers as a minigan Sequential (DCGAN)."""
-        table = {"ConvTranspose2d": lambda m: nn.ConvTranspose2d(m.in_channels, m.out_channels,
-                                                                 m.kernel_size, m.stride, m.padding,
-                                                                 bias=m.bias is not None),
-                 "Conv2d": lambda m: nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size,
-                                               m.stride, m.padding, bias=m.bias is not None),
-                 "BatchNorm2d": lambda m: nn.BatchNorm2d(m.num_features),
-                 "ReLU": lambda m: nn.ReLU(True), "LeakyReLU": lambda m: nn.LeakyReLU(0.2, True),
-                 "Tanh": lambda m: nn.Tanh(), "Flatten": lambda m: nn.Flatten()}
-        return nn.Sequential(*[table[type(m).__name__](m) for m in module])
+    def dcgan(size, nz, ngf, ndf):
+        """minigan.models.dcgan's G and D (the paper's networks, BatchNorm in D) as torch Sequentials."""
+        n = size.bit_length() - 3                                # stride-2 stages between 4x4 and size
+        width = ngf * 2 ** (n - 1)
+        g = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
+        for _ in range(n - 1):
+            g += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
+                  nn.ReLU(True)]
+            width //= 2
+        g += [nn.ConvTranspose2d(width, 3, 4, 2, 1, bias=False), nn.Tanh()]
+        d, width = [nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)], ndf
+        for _ in range(n - 1):
+            d += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
+                  nn.LeakyReLU(0.2, True)]
+            width *= 2
+        d += [nn.Conv2d(width, 1, 4, 1, 0, bias=False), nn.Flatten()]
+        return {"G": nn.Sequential(*g), "D": nn.Sequential(*d)}
 
     if case["kind"] == "dcgan":
-        theirs = {"G": sequential_like(ours["G"]), "D": sequential_like(ours["D"])}
+        theirs = dcgan(case["size"], case["nz"], case["ngf"], case["ndf"])
     elif case["kind"] == "pix2pix":
         theirs = {"G": unet(case["num_downs"], case["ngf"]),
                   "D": patchgan(case["ndf"], in_nc=6, batch_norm=True)}
@@ -198,19 +227,18 @@ def torch_models(case, ours):
                   "F": resnet_generator(case["ngf"], case["n_blocks"]),
                   "D_X": patchgan(case["ndf"]), "D_Y": patchgan(case["ndf"])}
     for name, model in theirs.items():
-        state = {k: torch.from_numpy(np.array(v.numpy()))
-                 for k, v in ours[name].state_dict().items()}
+        state = {k: torch.from_numpy(np.array(v)) for k, v in weights[name].items()}
         model.load_state_dict(state, strict=True)
     return theirs
 
 
-def torch_step(case, ours, device):
-    """A closure running the same training step in torch."""
+def torch_step(case, weights, device):
+    """A closure running the same training step in torch (weights: as torch_models takes them)."""
     import torch
     import torch.nn.functional as F
     torch.manual_seed(0)
     dev = torch.device(device)
-    nets = {k: m.to(dev) for k, m in torch_models(case, ours).items()}
+    nets = {k: m.to(dev) for k, m in torch_models(case, weights).items()}
     shape = (case["batch"], 3, case["size"], case["size"])
     if case["kind"] == "dcgan":
         G, D = nets["G"], nets["D"]
@@ -296,20 +324,45 @@ def torch_step(case, ours, device):
 
 
 # ---------------------------------------------------------------- one measurement (subprocess)
-def worker(framework, case, device, steps, warmup):
-    step, ours = minigan_step(case, device)
+def synchronizer(framework, device, tf32=False):
+    """A function that waits for the device (a no-op on the CPU); sets torch's CUDA switches."""
+    if device != "cuda":
+        return lambda: None
     if framework == "torch":
-        step = torch_step(case, ours, device)
+        import torch
+        torch.backends.cudnn.benchmark = True                  # torch's best case: autotuned algorithms
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+        return torch.cuda.synchronize
+    from minigan.backend import cp
+    return cp.cuda.Device().synchronize
+
+
+def worker(framework, case, device, steps, warmup, weights_path, tf32=False):
+    """Time `steps` steps of one framework; minigan writes its initial weights, torch reads them."""
+    os.environ["CUPY_TF32"] = "1" if tf32 else "0"               # read by CuPy at its first GEMM
+    sync = synchronizer(framework, device, tf32)
+    if framework == "torch":
+        step = torch_step(case, load_weights(weights_path), device)
+    else:
+        step, ours = minigan_step(case, device)
+        save_weights(ours, weights_path)
         del ours
     built_rss, times = rss_bytes(), []           # models built, no step run yet
     for _ in range(warmup):
         step()
+    sync()
     for _ in range(steps):
         start = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - start)
     result = {"median_s": float(np.median(times)), "times_s": times, "built_rss": built_rss,
               "peak_rss": peak_rss_bytes()}
+    if framework == "torch":
+        import torch
+        result["version"] = torch.__version__
+        if device == "cuda":
+            result["version"] += f", cuDNN {torch.backends.cudnn.version()}"
     if framework == "minigan":
         import tracemalloc
         tracemalloc.start()
@@ -326,9 +379,11 @@ def worker(framework, case, device, steps, warmup):
     return result
 
 
-def measure(framework, name, case, device, steps, warmup):
+def measure(framework, name, case, device, steps, warmup, weights_path, tf32=False):
+    """worker() in a fresh process; run minigan's first: it writes the weights torch's reads."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--case-json",
-           json.dumps(case), "--device", device, "--steps", str(steps), "--warmup", str(warmup)]
+           json.dumps(case), "--device", device, "--steps", str(steps), "--warmup", str(warmup),
+           "--weights", weights_path] + (["--tf32"] if tf32 else [])
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{framework} {name} failed:\n{done.stderr[-3000:]}")
@@ -339,10 +394,11 @@ def mib(n):
     return f"{n / 2 ** 20:.0f}" if n is not None else "-"
 
 
-def table(rows, device):
-    lines = [f"Training step, minigan vs PyTorch {rows[0]['torch_version']}, device {device}, "
+def table(rows, device, tf32=False):
+    extra = f" TF32 {'on' if tf32 else 'off'} in both, cudnn.benchmark on." if device == "cuda" else ""
+    lines = [f"Training step, minigan vs PyTorch {rows[0]['torch']['version']}, device {device}, "
              f"{os.cpu_count()} CPU threads, {platform.processor() or platform.machine()}. "
-             f"Median of timed steps; ratio = torch time / minigan time.", "",
+             f"Median of timed steps; ratio = torch time / minigan time.{extra}", "",
              "| case | minigan ms/step | torch ms/step | ratio | minigan MiB: RSS built -> peak, "
              "NumPy traced peak | torch MiB: RSS built -> peak |",
              "|---|---|---|---|---|---|"]
@@ -365,35 +421,49 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="tiny shapes, 1 step: a smoke run")
     p.add_argument("--cases", default=",".join(CASES), help=f"comma list of {', '.join(CASES)}")
     p.add_argument("--device", default="cpu", help='"cpu" or "cuda" (both frameworks)')
-    p.add_argument("--steps", type=int, default=None, help="timed steps (default 5; 256x256: 3)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="timed steps (default: cpu 5, 256x256 3; cuda 20, 256x256 10)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: cpu 2, cuda 3)")
+    p.add_argument("--tf32", action="store_true", help="on cuda, let both frameworks use TF32")
     p.add_argument("--out", default="out/bench_train_step.md", help="markdown table file")
     p.add_argument("--worker", choices=("minigan", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--case-json", help=argparse.SUPPRESS)
+    p.add_argument("--weights", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         result = worker(args.worker, json.loads(args.case_json), args.device, args.steps,
-                        args.warmup)
+                        args.warmup, args.weights, args.tf32)
         print(json.dumps(result))
         return result
-    import torch
+    if args.device not in ("cpu", "cuda"):
+        p.error(f"--device: expected cpu or cuda, got {args.device!r}")
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
     if unknown:
         p.error(f"--cases: unknown {unknown}; expected some of {list(CASES)}")
-    rows = []
-    for name in names:
-        case = (QUICK if args.quick else CASES)[name]
-        steps = args.steps or (1 if args.quick else 3 if case["size"] >= 256 else 5)
-        warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
-        row = {"name": name, "torch_version": torch.__version__,
-               "shape": f"batch {case['batch']}, {case['size']}x{case['size']}"}
-        for framework in ("minigan", "torch"):
-            row[framework] = measure(framework, name, case, args.device, steps, warmup)
-        rows.append(row)
-        print(f"{name}: minigan {row['minigan']['median_s'] * 1e3:.1f} ms, torch "
-              f"{row['torch']['median_s'] * 1e3:.1f} ms", flush=True)
-    text = table(rows, args.device)
+    rows, gpu = [], args.device == "cuda"
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            case = (QUICK if args.quick else CASES)[name]
+            big = case["size"] >= 256
+            steps = args.steps or (1 if args.quick else (10 if big else 20) if gpu else 3 if big else 5)
+            warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3 if gpu else 2)
+            row = {"name": name, "shape": f"batch {case['batch']}, {case['size']}x{case['size']}"}
+            weights = os.path.join(tmp, f"{name}.npz")
+            try:
+                for framework in ("minigan", "torch"):      # minigan first: it writes the weights
+                    row[framework] = measure(framework, name, case, args.device, steps, warmup,
+                                             weights, args.tf32)
+            except RuntimeError as e:                       # the other cases still run
+                print(f"{name}: {e}", flush=True)
+                continue
+            rows.append(row)
+            print(f"{name}: minigan {row['minigan']['median_s'] * 1e3:.1f} ms, torch "
+                  f"{row['torch']['median_s'] * 1e3:.1f} ms, ratio "
+                  f"{row['torch']['median_s'] / row['minigan']['median_s']:.2f}x", flush=True)
+    if not rows:
+        sys.exit("no case ran")
+    text = table(rows, args.device, args.tf32)
     print("\n" + text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

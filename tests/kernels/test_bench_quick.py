@@ -18,3 +18,34 @@ def test_kernel_bench_quick_writes_every_row(tmp_path):
                 "CycleGAN total", "BatchNorm2d", "InstanceNorm2d", "LeakyReLU", "BCEWithLogits"):
         assert row in text
     assert "OPENBLAS_CORETYPE" in text
+
+
+def test_gpu_bench_plumbing_on_the_cpu(tmp_path):
+    """bench/gpu.py's two processes (minigan here, torch in its worker) and its correctness probe, run
+    on the CPU (--device cpu exists for this test): every row compared, and the frameworks agree."""
+    pytest.importorskip("torch")
+    out = tmp_path / "gpu.md"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gpu.py"), "--quick", "--device", "cpu", "--out", str(out)],
+                   check=True, capture_output=True, timeout=300)
+    text = out.read_text()
+    assert "- check: 29 rows compared" in text and "0 MISMATCH" in text and "ERROR" not in text
+    assert "| train step | DCGAN (G + D, Adam) |" in text
+
+
+def test_train_step_bench_runs_torch_without_minigan(tmp_path):
+    """bench/train_step.py's torch worker builds its networks from the minigan worker's saved weights
+    (strict load) and never imports minigan."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import train_step
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    case = train_step.QUICK["cyclegan_64"]
+    weights = str(tmp_path / "w.npz")
+    train_step.measure("minigan", "cyclegan_64", case, "cpu", 1, 0, weights)
+    code = ("import sys, json; sys.argv = ['x']; sys.path.insert(0, %r); import train_step; "
+            "train_step.worker('torch', json.loads(%r), 'cpu', 1, 0, %r); "
+            "assert not [m for m in sys.modules if m.startswith('minigan')], 'minigan imported'"
+            % (str(ROOT / "bench"), train_step.json.dumps(case), weights))
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)

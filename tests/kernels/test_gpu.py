@@ -361,3 +361,25 @@ def test_bce_on_cuda_skips_the_host_range_check_and_clamps_its_logs():
     np.testing.assert_allclose(loss, [np.log(2), 100, 100], rtol=1e-6)
     with pytest.raises(ValueError, match="between 0 and 1"):
         F.binary_cross_entropy(mg.tensor([0.5, 1.5]), mg.tensor([1.0, 0.0]))
+
+
+def test_cgan_steps_on_cuda_match_cpu():
+    """Label embeddings on cuda (their backward is cupy.add.at over repeated labels) and host labels
+    checked then moved: three cGAN steps give the CPU's losses (no dropout, whose masks differ)."""
+    from minigan.gans.cgan import CGAN
+    from minigan.models.cgan import CGANDiscriminator, CGANGenerator
+    rng = np.random.default_rng(0)
+    images = np.tanh(rng.standard_normal((8, 1, 8, 8))).astype(np.float32)
+    labels = np.arange(8) % 3
+    runs = {}
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(0)
+        G = CGANGenerator(8, 3, (1, 8, 8), hidden=(16, 32)).to(device)
+        D = CGANDiscriminator(3, (1, 8, 8), hidden=32, dropout=0.0).to(device)
+        cgan = CGAN(G, D, optim.Adam(G.parameters()), optim.Adam(D.parameters()), latent_dim=8, n_classes=3)
+        mg.manual_seed(1)
+        runs[device] = [cgan.train_step(mg.tensor(images), mg.tensor(labels)) for _ in range(3)]
+        assert G.label_emb.weight.grad.device == device
+    for on_cpu, on_gpu in zip(runs["cpu"], runs["cuda"]):
+        for key in on_cpu:
+            np.testing.assert_allclose(on_gpu[key], on_cpu[key], rtol=2e-3, atol=1e-4, err_msg=key)
