@@ -177,8 +177,11 @@ def r1_penalty(critic, real, gamma=10.0):
 
 def clip_weights_(module, value=0.01):
     """WGAN's Lipschitz constraint: clamp every parameter of ``module`` to [-value, value], in place
-    on its array (outside the graph, like an optimizer step). Returns the module."""
+    on its array (outside the graph, like an optimizer step, and like one it bumps each
+    parameter's version, so a graph that saved the old weights refuses to backward). Returns the
+    module."""
     with autograd.no_grad():
         for p in module.parameters():
             p.data.clip(-value, value, out=p.data)
+            p._version += 1
     return module

@@ -154,3 +154,7 @@ def test_clip_weights_clamps_every_parameter_in_place():
         assert p.requires_grad and p.grad is None
     assert np.abs(D[1].weight.numpy()).max() == pytest.approx(0.05)  # BN scales (1) clipped too
     np.testing.assert_array_equal(D[1].running_var.numpy(), 1.0)      # buffers are not parameters
+    scores = D(mg.randn(5, 3))                                          # saves the weights
+    clip_weights_(D, 0.01)
+    with pytest.raises(RuntimeError, match="in-place operation"):
+        scores.sum().backward()
