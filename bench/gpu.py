@@ -104,10 +104,10 @@ def conv_cases(quick):
 
         def make(i=i, n=n, cin=cin, cout=cout, size=size, k=k, kind=kind, bias=bias):
             rng = np.random.default_rng([0, i])
-            x = rng.standard_normal((n, cin, size, size)).astype(np.float32)
+            x = rng.standard_normal((n, cin, size, size), np.float32)
             w_shape = (cout, cin, k, k) if kind == "conv" else (cin, cout, k, k)
-            w = (rng.standard_normal(w_shape) * 0.05).astype(np.float32)
-            return [x, w] + ([rng.standard_normal(cout).astype(np.float32)] if bias else []), []
+            w = rng.standard_normal(w_shape, np.float32) * np.float32(0.05)
+            return [x, w] + ([rng.standard_normal(cout, np.float32)] if bias else []), []
         if kind == "conv":
             call = (lambda F, *t, s=s, p=p: F.conv2d(*t, stride=s, padding=p))
         else:
@@ -136,11 +136,11 @@ def pointwise_cases(quick):
 
             def make(i=i, size=size, shape=shape, n_params=n_params, kind=kind, group=group):
                 rng = np.random.default_rng([1, i, len(size)])
-                x = rng.standard_normal(shape).astype(np.float32)
+                x = rng.standard_normal(shape, np.float32)
                 if kind == "probabilities":
                     x = 1 / (1 + np.exp(-x))
-                params = [rng.standard_normal(shape[1]).astype(np.float32) for _ in range(n_params)]
-                targets = [rng.random(shape).astype(np.float32)] if group == "loss" else []
+                params = [rng.standard_normal(shape[1], np.float32) for _ in range(n_params)]
+                targets = [rng.random(shape, np.float32)] if group == "loss" else []
                 return [x] + params, targets
             cases.append((f"pw{i}{size}", group, name, str(shape), make, call, None))
     return cases
@@ -152,22 +152,21 @@ def all_cases(quick):
 
 def projection(fw, t, seed):
     """(t . r, |t|) for fixed standard-normal directions r: a few numbers both processes can compare."""
-    r = fw.tensor(np.random.default_rng(seed).standard_normal(t.shape).astype(np.float32))
+    r = fw.tensor(np.random.default_rng(seed).standard_normal(t.shape, np.float32))
     t = t.detach()
     return [float((t * r).sum().item()), float((t * t).sum().item()) ** 0.5]
 
 
-def run_case(fw, case, repeats, warmup):
+def run_case(fw, case, arrays, constants, repeats, warmup):
     """{"fwd": ms, "fb": ms, "probe": [...]}: forward, forward+backward, and the correctness probe."""
-    key, _, _, _, make, call, _ = case
-    arrays, constants = make()
+    call = case[5]
     inputs = [fw.tensor(a, grad=True) for a in arrays]
     constants = [fw.tensor(c) for c in constants]
 
     def forward():
         return call(fw.F, *inputs, *constants)
     y = forward()
-    g = fw.tensor(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))
+    g = fw.tensor(np.random.default_rng(2).standard_normal(y.shape, np.float32))
     y.backward(g)
     probe = projection(fw, y, 3)
     for j, t in enumerate(inputs):
@@ -182,13 +181,12 @@ def run_case(fw, case, repeats, warmup):
             "fb": median_ms(forward_backward, fw.sync, repeats, warmup), "probe": probe}
 
 
-def kernel_ms(case, repeats, warmup):
+def kernel_ms(case, arrays, constants, repeats, warmup):
     """The forward as bare minigan.kernels calls on CuPy arrays (no autograd, no nn.functional): what
     the kernels cost without the engine around them."""
     from minigan import kernels
     from minigan.backend import cp
-    _, group, name, _, make, _, conv = case
-    arrays, constants = make()
+    _, group, name, _, _, _, conv = case
     raw = [cp.asarray(a) for a in arrays]
     if conv is not None:
         kind, s, p, op = conv
@@ -223,9 +221,10 @@ def run_all(fw, quick, repeats, warmup, kernels=False, log=print):
     results = {}
     for case in all_cases(quick):
         try:
-            result = results[case[0]] = run_case(fw, case, repeats, warmup)
+            arrays, constants = case[4]()                 # the inputs, from the case's own seed
+            result = results[case[0]] = run_case(fw, case, arrays, constants, repeats, warmup)
             if kernels:
-                result["kernel"] = kernel_ms(case, repeats, warmup)
+                result["kernel"] = kernel_ms(case, arrays, constants, repeats, warmup)
             log(f"{fw.name}: {case[2]} {case[3]}: fwd {result['fwd']:.3f} ms, f+b {result['fb']:.3f} ms")
         except Exception as e:                    # a row that fails says why; the others still run
             results[case[0]] = {"error": f"{type(e).__name__}: {e}"[:300]}

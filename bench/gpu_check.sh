@@ -95,14 +95,14 @@ PYTEST_RC=$?
     echo "--- every test that did not pass:"
     grep -E ' (FAILED|ERROR|XFAIL|XPASS)( |$)' "$WORK/pytest.log" | grep -v '^FAILED\|^ERROR' | head -n 60
     echo "--- output tail:"
-    tail -n 45 "$WORK/pytest.log"
+    tail -n 60 "$WORK/pytest.log"
 } >> "$REPORT"
 echo "pytest rc=$PYTEST_RC; $(grep -E '^=+ .* in [0-9.]+s.* =+$' "$WORK/pytest.log" | tail -n 1)"
 grep -E '^(FAILED|ERROR) ' "$WORK/pytest.log" | head -n 20
 
 # ------------------------------------------------------------------------------------- 3. bench/gpu.py
 section "3. python3 bench/gpu.py (kernels vs torch + cuDNN, torch in its own process)"
-step gpu_bench 90 $PY bench/gpu.py --repeats 15 --warmup 3 --steps 10 --out "$WORK/gpu.md"
+step gpu_bench 110 $PY bench/gpu.py --repeats 15 --warmup 3 --steps 10 --out "$WORK/gpu.md"
 if [[ -s "$WORK/gpu.md" ]]; then
     cat "$WORK/gpu.md" >> "$REPORT"
     grep -E '^- ' "$WORK/gpu.md"
