@@ -383,3 +383,42 @@ def test_cgan_steps_on_cuda_match_cpu():
     for on_cpu, on_gpu in zip(runs["cpu"], runs["cuda"]):
         for key in on_cpu:
             np.testing.assert_allclose(on_gpu[key], on_cpu[key], rtol=2e-3, atol=1e-4, err_msg=key)
+
+
+# ----------------------------------------------------------------------------------- higher order
+def _critic_penalty(device, params, real, fake, eps):
+    """A WGAN-GP penalty through conv -> leaky_relu -> instance norm -> conv, on `device` (float64)."""
+    p = {k: mg.tensor(v, device=device, requires_grad=True) for k, v in params.items()}
+    x = mg.tensor(eps * real + (1 - eps) * fake, device=device, requires_grad=True)
+    h = F.instance_norm(F.leaky_relu(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), p["w1"], p["b1"],
+                                              stride=2), 0.2))
+    score = F.conv_transpose2d(h, p["w2"], p["b2"], stride=2, padding=1).mean()
+    (gx,) = mg.autograd.grad(score, x, create_graph=True)
+    penalty = ((((gx * gx).sum(dim=(1, 2, 3)) + 1e-12).sqrt() - 1) ** 2).mean() * 10
+    penalty.backward()
+    return penalty.item(), {k: t.grad.numpy() for k, t in p.items() if t.grad is not None}
+
+
+def test_gradient_penalty_on_cuda_matches_cpu():
+    rng = np.random.default_rng(0)
+    params = {"w1": rng.normal(size=(4, 3, 4, 4)) * 0.3, "b1": rng.normal(size=4),
+              "w2": rng.normal(size=(4, 2, 4, 4)) * 0.3, "b2": rng.normal(size=2)}
+    real, fake = rng.normal(size=(2, 3, 8, 8)), rng.normal(size=(2, 3, 8, 8))
+    eps = rng.uniform(size=(2, 1, 1, 1))
+    cpu_value, cpu_grads = _critic_penalty("cpu", params, real, fake, eps)
+    gpu_value, gpu_grads = _critic_penalty("cuda", params, real, fake, eps)
+    assert gpu_value == pytest.approx(cpu_value, rel=1e-10)
+    assert set(gpu_grads) == set(cpu_grads) == {"w1", "b1", "w2"}
+    for k in cpu_grads:
+        np.testing.assert_allclose(gpu_grads[k], cpu_grads[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_second_derivatives_on_cuda():
+    rng = np.random.default_rng(1)
+    x = mg.tensor(rng.normal(size=(2, 2, 4, 4)), device="cuda", requires_grad=True)
+    w = mg.tensor(rng.normal(size=(2, 2, 3, 3)), device="cuda", requires_grad=True)
+    y = mg.tensor(rng.uniform(size=(2, 2, 2, 2)), device="cuda")
+    assert mg.autograd.gradgradcheck(
+        lambda x, w: F.binary_cross_entropy_with_logits(
+            F.batch_norm(F.conv2d(x, w, stride=2, padding=1), None, None, training=True), y), (x, w),
+        atol=1e-4)
