@@ -32,11 +32,11 @@ def _cgan():
     return trainer, data
 
 
-def _dcgan():
+def _dcgan(loss="non_saturating", norm="batch"):
     from minigan.gans import GAN
     from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-    G, D = DCGANGenerator(16, 8, 1, 8).to("cuda"), DCGANDiscriminator(16, 1, 8).to("cuda")
-    trainer = GAN(G, D, optim.Adam(G.parameters()), optim.Adam(D.parameters()), (8, 1, 1))
+    G, D = DCGANGenerator(16, 8, 1, 8).to("cuda"), DCGANDiscriminator(16, 1, 8, norm=norm).to("cuda")
+    trainer = GAN(G, D, optim.Adam(G.parameters()), optim.Adam(D.parameters()), (8, 1, 1), loss=loss)
     rng = np.random.default_rng(0)
     data = [(rng.uniform(-1, 1, (1, 16, 16)).astype(np.float32),) for _ in range(16)]
     return trainer, data
@@ -59,7 +59,9 @@ def _cyclegan():
     return trainer, data
 
 
-TRAINERS = {"cgan": _cgan, "dcgan": _dcgan, "cyclegan": _cyclegan}
+TRAINERS = {"cgan": _cgan, "dcgan": _dcgan, "cyclegan": _cyclegan,
+            "dcgan_wgan": lambda: _dcgan("wgan"),                       # n_critic steps, clipping
+            "dcgan_wgan_gp": lambda: _dcgan("wgan-gp", norm="none")}    # a double backward
 
 
 def _syncs_per_step(trainer, loader, tmp_path):
