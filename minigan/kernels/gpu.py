@@ -333,12 +333,34 @@ def _upstream(gout, like, reduction):
     return g, like.dtype.type(scale)
 
 
+SMALL_REDUCTION = 1 << 16      # up to this many elements one fused ReductionKernel; beyond, two stages
+_SUM_ROWS = 1024
+
+
+def _reduce_loss(kernel, reduce_kernel, reduction, like, *args):
+    """The loss summed (or averaged) over all elements, accumulated in double.
+
+    CuPy runs a ReductionKernel to one output value in a single block, which is fine for a
+    discriminator's few thousand logits but takes milliseconds for millions: beyond SMALL_REDUCTION
+    the per-element losses are written out and summed in two stages, _SUM_ROWS blocks, then one."""
+    if like.size <= SMALL_REDUCTION:
+        return _reduction(reduce_kernel, reduction, like.dtype, like.device.id)(*args)
+    flat = _ew(kernel, like)(*args).reshape(-1)
+    n = flat.size
+    k = n // _SUM_ROWS
+    total = flat[:_SUM_ROWS * k].reshape(_SUM_ROWS, k).sum(axis=1, dtype=np.float64).sum()
+    total += flat[_SUM_ROWS * k:].sum(dtype=np.float64)
+    if reduction == "mean":
+        total /= n
+    return total.astype(like.dtype)
+
+
 def binary_cross_entropy_forward(p, y, weight, reduction):
     """-weight * (y log p + (1 - y) log(1 - p)), logs clamped at -100; reduced by 'mean' | 'sum' | 'none'."""
     y, w = cp.asarray(y, dtype=p.dtype), _weight(weight, p)
     if reduction == "none":
         return _ew("bce_forward", p)(p, y, w)
-    return _reduction("bce_reduce", reduction, p.dtype, p.device.id)(p, y, w)
+    return _reduce_loss("bce_forward", "bce_reduce", reduction, p, p, y, w)
 
 
 def binary_cross_entropy_backward(gout, p, y, weight, reduction):
@@ -352,7 +374,7 @@ def binary_cross_entropy_with_logits_forward(x, y, weight, pos_weight, reduction
     y, w, pw = cp.asarray(y, dtype=x.dtype), _weight(weight, x), _weight(pos_weight, x)
     if reduction == "none":
         return _ew("bce_logits_forward", x)(x, y, w, pw)
-    return _reduction("bce_logits_reduce", reduction, x.dtype, x.device.id)(x, y, w, pw)
+    return _reduce_loss("bce_logits_forward", "bce_logits_reduce", reduction, x, x, y, w, pw)
 
 
 def binary_cross_entropy_with_logits_backward(gout, x, y, weight, pos_weight, reduction):

@@ -218,6 +218,24 @@ def test_bce_losses_gpu_match_reference_and_cpu(shape, dtype, reduction, weighte
         check(got, on_cpu, dtype, 100)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_large_bce_reductions_run_in_two_stages(reduction, monkeypatch):
+    """Past SMALL_REDUCTION elements the reduced losses are summed in two stages (rows, then total)."""
+    G = gpu()
+    monkeypatch.setattr(G, "SMALL_REDUCTION", 100)
+    rng = np.random.default_rng(0)
+    shape = (3, 1100)                                                # 3 rows of 1024 and a tail
+    p, y = rng.random(shape), rng.random(shape)
+    w = rng.random((1, 1100))
+    check(G.binary_cross_entropy_forward(dev(p), dev(y), dev(w), reduction),
+          reference.binary_cross_entropy_forward(p, y, w, reduction), np.float64, 100)
+    x = rng.standard_normal(shape).astype(np.float32) * 5
+    check(G.binary_cross_entropy_with_logits_forward(dev(x), dev(y.astype(np.float32)), None, None,
+                                                     reduction),
+          reference.binary_cross_entropy_with_logits_forward(x, y.astype(np.float32), None, None,
+                                                             reduction), np.float32, 100)
+
+
 @settings(deadline=None)
 @given(st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 9), st.integers(1, 9)),
        st.sampled_from([np.float32, np.float64]), st.data())
