@@ -153,7 +153,7 @@ def test_example_errors(tmp_path, tiny_judge):
 
 def test_example_flags_of_the_regularised_losses(capsys):
     args = example.parse_args(["--loss", "wgan-gp"])
-    assert (args.loss, args.lr, args.d_steps, args.epochs) == ("wgan_gp", 1e-4, 5, 5)
+    assert (args.loss, args.lr, args.d_steps, args.epochs) == ("wgan_gp", 1e-4, 5, 3)
     gan = example.build(args, 1, "cpu", 100)
     assert gan.D.norm == "none" and gan.gp_lambda == 10.0 and gan.d_steps == 5
     assert gan.d_optimizer.param_groups[0]["betas"] == (0.0, 0.9)
