@@ -42,6 +42,7 @@ from minigan import io, optim
 from minigan.data import (DataLoader, Dataset, IdxFormatError, ImageFolder, ImageReadError,
                           MNISTFormat, SyntheticDigits)
 from minigan.gans import GAN, LOSSES, NonFiniteLossError, TrainingLoop, evaluation
+from minigan.gans.losses import LOSS_OPTIONS, loss_option_error
 from minigan.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 
 # Loss-specific defaults; the others keep DCGAN's (Adam 2e-4, betas 0.5/0.999, BatchNorm in D).
@@ -49,8 +50,6 @@ LEARNING_RATE = {"wgan": 5e-5, "wgan_gp": 1e-4, "dragan": 1e-4}
 BETAS = {"wgan_gp": (0.0, 0.9), "dragan": (0.5, 0.9)}
 D_NORM = {"wgan_gp": "none", "dragan": "none", "r1": "none"}
 EPOCHS = {"wgan_gp": 3}
-# The flags that belong to some losses only, and those losses.
-LOSS_FLAGS = {"clip_value": ("wgan",), "gp_lambda": ("wgan_gp", "dragan"), "r1_gamma": ("r1",)}
 
 
 def loss_name(text):
@@ -96,14 +95,8 @@ def parse_args(argv=None):
     p.add_argument("--eval-samples", type=int, default=1000, help="images per Fréchet distance")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    for name, losses_that_use_it in LOSS_FLAGS.items():
-        if getattr(args, name) is not None and args.loss not in losses_that_use_it:
-            used_by = " and ".join(n.replace("_", "-") for n in losses_that_use_it)
-            p.error(f"--{name.replace('_', '-')} applies to --loss {used_by}, not {args.loss}")
-        if getattr(args, name) is not None and not getattr(args, name) >= 0:
-            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    if args.clip_value == 0:
-        p.error("--clip-value must be > 0")
+    if loss_option_error(args):
+        p.error(loss_option_error(args))
     if args.real_label != 1.0 and args.loss in ("hinge", "wgan", "wgan_gp"):
         p.error(f"--real-label (label smoothing) does not apply to --loss {args.loss}")
     if args.epochs is None:
@@ -176,7 +169,7 @@ def run_config(args):
     """The settings a checkpoint must match to resume. The loss-specific flags enter only when
     set, so the checkpoints of the plain losses keep the settings they were written with."""
     skip = ("epochs", "out", "device", "resume", "no_progress")
-    optional = ("d_norm",) + tuple(LOSS_FLAGS)
+    optional = ("d_norm",) + tuple(LOSS_OPTIONS)
     return {k: v for k, v in vars(args).items()
             if k not in skip and not (k in optional and v is None)}
 

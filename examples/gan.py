@@ -32,6 +32,7 @@ import minigan as mg
 from minigan import io, optim
 from minigan.data import DataLoader, RingDataset, RingOfGaussians
 from minigan.gans import GAN, LOSSES, TrainingLoop, run_cli
+from minigan.gans.losses import LOSS_OPTIONS, loss_option_error
 from minigan.models import mlp_discriminator, mlp_generator
 
 EVAL_SAMPLES = 2500
@@ -40,8 +41,6 @@ BATCH_SIZE = {"wgan_gp": 256}
 LEARNING_RATE = {"wgan": 5e-5}
 BETA2 = {"wgan_gp": 0.9, "dragan": 0.9}
 STEPS = {"wgan": 2000, "wgan_gp": 2000}   # G steps; each has 5 critic steps
-# The flags that belong to some losses only, and those losses.
-LOSS_FLAGS = {"clip_value": ("wgan",), "gp_lambda": ("wgan_gp", "dragan"), "r1_gamma": ("r1",)}
 
 
 def loss_name(text):
@@ -77,14 +76,8 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    for name, losses_that_use_it in LOSS_FLAGS.items():
-        if getattr(args, name) is not None and args.loss not in losses_that_use_it:
-            used_by = " and ".join(n.replace("_", "-") for n in losses_that_use_it)
-            p.error(f"--{name.replace('_', '-')} applies to --loss {used_by}, not {args.loss}")
-        if getattr(args, name) is not None and not getattr(args, name) >= 0:
-            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    if args.clip_value == 0:
-        p.error("--clip-value must be > 0")
+    if loss_option_error(args):
+        p.error(loss_option_error(args))
     if args.n_critic is not None and args.n_critic < 1:
         p.error(f"--n-critic must be positive, got {args.n_critic}")
     if args.steps is None:
@@ -126,7 +119,7 @@ def run_config(args):
     """The settings a checkpoint must match to resume. The loss-specific flags enter only when
     set, so the checkpoints of the plain losses keep the settings they were written with."""
     skip = ("steps", "out", "device", "resume", "no_progress", "checkpoint_every")
-    optional = ("n_critic",) + tuple(LOSS_FLAGS)
+    optional = ("n_critic",) + tuple(LOSS_OPTIONS)
     return {k: v for k, v in vars(args).items()
             if k not in skip and not (k in optional and v is None)}
 

@@ -35,17 +35,22 @@ def _projection(fn, inputs, weights):
     return total
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
-    """Check `fn`'s gradients w.r.t. every input that requires grad. Returns True, or raises
-    GradcheckError naming the input and its worst element (or returns False if raise_exception
-    is False). Inputs are copied to float64 first; `fn` may return a tensor or a tuple of them.
-    """
+def _float64_run(fn, inputs):
+    """(inputs copied to float64, fn's outputs on them as a tuple, computed without a graph)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     inputs = tuple(Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
                    if isinstance(t, Tensor) and t.data.dtype.kind == "f" else t for t in inputs)
     with no_grad():
         outputs = fn(*inputs)
-    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return inputs, outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
+    """Check `fn`'s gradients w.r.t. every input that requires grad. Returns True, or raises
+    GradcheckError naming the input and its worst element (or returns False if raise_exception
+    is False). Inputs are copied to float64 first; `fn` may return a tensor or a tuple of them.
+    """
+    inputs, outputs = _float64_run(fn, inputs)
     rng = np.random.default_rng(seed)
     weights = [backend.to_device(rng.standard_normal(o.shape), o.device) for o in outputs]
 
@@ -98,12 +103,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         True
     """
     from .api import grad
-    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    inputs = tuple(Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
-                   if isinstance(t, Tensor) and t.data.dtype.kind == "f" else t for t in inputs)
-    with no_grad():
-        outputs = fn(*inputs)
-    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    inputs, outputs = _float64_run(fn, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(seed + 1)
         grad_outputs = tuple(Tensor(backend.to_device(rng.standard_normal(o.shape), o.device),

@@ -54,6 +54,25 @@ _ALIASES = {"wgangp": "wgan_gp"}                  # pytorch-CycleGAN-and-pix2pix
 _NORM_EPS = 1e-12   # sqrt(|g|^2 + eps): a finite derivative where a gradient is exactly zero
 
 
+# The command-line options that belong to some losses only (examples/gan.py, examples/dcgan.py).
+LOSS_OPTIONS = {"clip_value": ("wgan",), "gp_lambda": ("wgan_gp", "dragan"), "r1_gamma": ("r1",)}
+
+
+def loss_option_error(args):
+    """The one-line complaint about an option given for a loss that doesn't use it, or a negative
+    one (args: an argparse namespace with `loss` and the LOSS_OPTIONS attributes); None when fine."""
+    for name, losses_that_use_it in LOSS_OPTIONS.items():
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if value is not None and args.loss not in losses_that_use_it:
+            used_by = " and ".join(n.replace("_", "-") for n in losses_that_use_it)
+            return f"{flag} applies to --loss {used_by}, not {args.loss}"
+        if value is not None and not value >= 0:
+            return f"{flag} must be >= 0, got {value}"
+    if args.clip_value == 0:
+        return "--clip-value must be > 0"
+    return None
+
+
 def check_loss(name, allowed=LOSSES):
     """The canonical loss name ("non-saturating" -> "non_saturating", "wgan-gp" and "wgangp" ->
     "wgan_gp"); ValueError if it is not one of ``allowed``."""
