@@ -25,6 +25,7 @@ convolutions unless told not to); --tf32 turns it on in both. cudnn.benchmark is
     python bench/gpu.py --quick         # small shapes, one run each: a smoke test, timings meaningless
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -53,6 +54,9 @@ CONVS = [
     ("CycleGAN", "convT", 1, 256, 128, 64, 3, 2, 1, 1, True), ("CycleGAN", "convT", 1, 128, 64, 128, 3, 2, 1, 1, True),
     ("CycleGAN", "conv", 1, 64, 3, 256, 7, 1, 3, 0, True),
 ]
+# Rows run again with environment overrides, after the others: (index into CONVS, name suffix, env).
+# The 64 -> 3 head takes gpu.py's direct kernels by default; this row times the im2col + GEMM path.
+CONV_VARIANTS = [(len(CONVS) - 1, " (GEMM path)", {"MINIGAN_GPU_DIRECT": "0"})]
 ELEMENTWISE_SHAPES = {"small": (64, 128, 16, 16), "large": (64, 128, 64, 64)}
 MISMATCH = 1e-3
 
@@ -96,9 +100,12 @@ def median_ms(fn, sync, repeats, warmup):
 
 # ------------------------------------------------------------------ the cases, the same in both processes
 def conv_cases(quick):
-    """(key, group, name, input, make() -> (arrays, constants), call(F, *tensors), kernel args)."""
+    """(key, group, name, input, make() -> (arrays, constants), call(F, *tensors), kernel args, env):
+    env is set while the row runs (minigan's side only)."""
     cases = []
-    for i, (net, kind, n, cin, cout, size, k, s, p, op, bias) in enumerate(CONVS):
+    rows = [(i, "", {}) for i in range(len(CONVS))] + CONV_VARIANTS
+    for key, (i, suffix, env) in enumerate(rows):
+        net, kind, n, cin, cout, size, k, s, p, op, bias = CONVS[i]
         if quick:
             n, size = min(n, 2), (size if size <= 4 else max(4, size // 8))
 
@@ -113,8 +120,8 @@ def conv_cases(quick):
         else:
             call = (lambda F, *t, s=s, p=p, op=op: F.conv_transpose2d(*t, stride=s, padding=p,
                                                                       output_padding=op))
-        name = f"{kind} {cin}->{cout} k{k} s{s} p{p}" + (f" op{op}" if op else "")
-        cases.append((f"conv{i}", net, name, f"({n},{cin},{size},{size})", make, call, (kind, s, p, op)))
+        name = f"{kind} {cin}->{cout} k{k} s{s} p{p}" + (f" op{op}" if op else "") + suffix
+        cases.append((f"conv{key}", net, name, f"({n},{cin},{size},{size})", make, call, (kind, s, p, op), env))
     return cases
 
 
@@ -142,7 +149,7 @@ def pointwise_cases(quick):
                 params = [rng.standard_normal(shape[1], np.float32) for _ in range(n_params)]
                 targets = [rng.random(shape, np.float32)] if group == "loss" else []
                 return [x] + params, targets
-            cases.append((f"pw{i}{size}", group, name, str(shape), make, call, None))
+            cases.append((f"pw{i}{size}", group, name, str(shape), make, call, None, {}))
     return cases
 
 
@@ -186,7 +193,7 @@ def kernel_ms(case, arrays, constants, repeats, warmup):
     the kernels cost without the engine around them."""
     from minigan import kernels
     from minigan.backend import cp
-    _, group, name, _, _, _, conv = case
+    _, group, name, _, _, _, conv, _ = case
     raw = [cp.asarray(a) for a in arrays]
     if conv is not None:
         kind, s, p, op = conv
@@ -217,14 +224,30 @@ def kernel_ms(case, arrays, constants, repeats, warmup):
     return median_ms(fn, cp.cuda.Device().synchronize, repeats, warmup)
 
 
+@contextlib.contextmanager
+def environment(env):
+    """os.environ with `env` set, restored afterwards."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_all(fw, quick, repeats, warmup, kernels=False, log=print):
     results = {}
     for case in all_cases(quick):
         try:
             arrays, constants = case[4]()                 # the inputs, from the case's own seed
-            result = results[case[0]] = run_case(fw, case, arrays, constants, repeats, warmup)
-            if kernels:
-                result["kernel"] = kernel_ms(case, arrays, constants, repeats, warmup)
+            with environment(case[7]):
+                result = results[case[0]] = run_case(fw, case, arrays, constants, repeats, warmup)
+                if kernels:
+                    result["kernel"] = kernel_ms(case, arrays, constants, repeats, warmup)
             log(f"{fw.name}: {case[2]} {case[3]}: fwd {result['fwd']:.3f} ms, f+b {result['fb']:.3f} ms")
         except Exception as e:                    # a row that fails says why; the others still run
             results[case[0]] = {"error": f"{type(e).__name__}: {e}"[:300]}

@@ -4,6 +4,10 @@
   `cupy.matmul`; no cuDNN. conv2d is im2col -> GEMM; its input gradient is GEMM -> col2im, and
   conv_transpose2d is the same pair the other way round. col2im gathers (each pixel sums the taps
   that read it) instead of scattering with atomics, so results are deterministic.
+- Convolutions with at most 4 output channels (an RGB output layer) skip the columns (822 MB for
+  CycleGAN's last layer, feeding a 3-row GEMM): three direct RawKernels (forward, when there are enough
+  output pixels; input gradient as a gather; weight gradient as block sums in double). `_direct_suits`
+  decides; MINIGAN_GPU_DIRECT=0 turns the direct path off.
 - Batch norm statistics and every per-channel sum (norm gradients, conv bias gradients) come from one
   RawKernel that splits each channel over several blocks, sums in double with a shared-memory
   reduction, and a small "finish" kernel per use; normalise + affine, the norm's input gradient,
@@ -18,6 +22,7 @@ Debugging: CUPY_DUMP_CUDA_SOURCE_ON_ERROR=1 prints a kernel's full source when i
 compiles every source with nvcc without a GPU.
 """
 import functools
+import os
 
 import numpy as np
 
@@ -166,6 +171,82 @@ def _images_to_rows(a):
     return cp.ascontiguousarray(a.reshape(N, C, -1).transpose(1, 0, 2)).reshape(C, -1)   # (C, N, L)
 
 
+# ----------------------------------------------------------------------------------- direct convolution
+# For a conv weight (O, C, kh, kw) with O <= 4. Per output pixel, im2col + GEMM moves 8*C*kh*kw bytes
+# through DRAM whatever O is, into a GEMM of O rows that leaves cuBLAS's tiles nearly empty; the direct
+# kernels load each input value once, from cache, and use it O times. Measured on an H200 (float32, ms,
+# forward / input grad / weight + bias grad) for CycleGAN's 64 -> 3 k7 head at 256x256: direct 0.29 /
+# 0.34 / 0.46, GEMM path 1.89 / 1.03 / 2.01; cuDNN 0.57 forward, 1.25 forward + backward (direct 1.10).
+# The forward kernel gives a thread one output pixel and its whole C*kh*kw loop (0.24 ms for 3136 taps
+# at any pixel count), so it needs pixels: it lost to the GEMM path at 4096 output pixels (64 -> 3 k7)
+# and 3600 (PatchGAN's 512 -> 1 head), and won at 9216 and 14400. The gather and the weight kernel
+# beat the GEMM path at every size tried (64 to 65536 pixels, O = 1, 3, 4): the backward needs O <= 4
+# only. Four is the largest O the kernels are compiled for (an RGBA head), and was still a win.
+
+DIRECT_MAX_CHANNELS = src.DIRECT_CHANNELS    # output channels of the direct kernels' register sums
+DIRECT_MIN_PIXELS = 8192                     # N*Ho*Wo below which the GEMM path is faster
+
+
+def _direct_suits(out_channels, pixels=None):
+    """True when a conv whose weight is (out_channels, C, kh, kw) takes a direct kernel. `pixels`: the
+    N*Ho*Wo threads of the direct forward kernel, which needs DIRECT_MIN_PIXELS of them; None for the
+    input-gradient gather and the weight kernel, which have threads enough. MINIGAN_GPU_DIRECT=0 (read
+    at each call): never."""
+    return (out_channels <= DIRECT_MAX_CHANNELS and (pixels is None or pixels >= DIRECT_MIN_PIXELS)
+            and os.environ.get("MINIGAN_GPU_DIRECT", "1") != "0")
+
+
+def _direct_forward(x, w, b, stride, padding, dilation, grid):
+    """y (N, O, *grid) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (O,) or None, O <= 4."""
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    assert O <= DIRECT_MAX_CHANNELS, O                                # the kernels' largest instance
+    _check_int32(N * C * H * W, "N*C*H*W")
+    _check_int32(N * O * grid[0] * grid[1], "N*O*Ho*Wo")
+    y = cp.empty((N, O) + tuple(grid), x.dtype)
+    if y.size:
+        _launch("conv_direct_forward", x, (min(_blocks(N * grid[0] * grid[1]), src.MAX_GRID_X),), x, w,
+                x if b is None else b, y, b is not None, N, C, H, W, O,          # x: unread stand-in
+                *_geometry((kh, kw), stride, padding, dilation, grid))
+    return y
+
+
+def _direct_input(gy, w, b, x_shape, stride, padding, dilation):
+    """gx x_shape (N, C, H, W): the adjoint of _direct_forward applied to gy (N, O, Ho, Wo), plus b (C,)."""
+    N, C, H, W = x_shape
+    O, _, kh, kw = w.shape
+    assert O <= DIRECT_MAX_CHANNELS, O                                # the kernels' largest instance
+    _check_int32(N * C * H * W, "N*C*H*W")
+    _check_int32(gy.size, "N*O*Ho*Wo")
+    gx = cp.empty(tuple(x_shape), gy.dtype)
+    if gx.size:
+        _launch("conv_direct_input", gy, (min(_blocks(gx.size), src.MAX_GRID_X),), gy, w,
+                gy if b is None else b, gx, b is not None, N, C, H, W, O,        # gy: unread stand-in
+                *_geometry((kh, kw), stride, padding, dilation, gy.shape[2:]))
+    return gx
+
+
+def _direct_weight(x, gy, w_shape, stride, padding, dilation):
+    """gw w_shape (O, C, kh, kw) = sum over (n, ho, wo) of gy[n, o, ho, wo] * x's tap (c, i, j), O <= 4."""
+    N, C, H, W = x.shape
+    O, _, kh, kw = w_shape
+    assert O <= DIRECT_MAX_CHANNELS, O                                # the kernels' largest instance
+    M, groups = N * gy.shape[2] * gy.shape[3], C * kh * -(-kw // 4)
+    _check_int32(N * C * H * W, "N*C*H*W")
+    _check_int32(gy.size, "N*O*Ho*Wo")
+    # blocks over the tap groups; the pixels split S ways too when there are too few groups to fill the SMs
+    S = int(max(1, min(-(-4 * _sm_count(x.device.id) // max(groups, 1)), M // (4 * src.BLOCK), 1024,
+                       src.MAX_GRID_Y)))
+    gw = cp.empty(tuple(w_shape), x.dtype)
+    if gw.size == 0:
+        return gw
+    partial = cp.empty((S, gw.size), np.float64)                          # (S, O*C*kh*kw)
+    _launch("conv_direct_weight", x, (min(groups, src.MAX_GRID_X), S), x, gy, partial, N, C, H, W, O,
+            *_geometry((kh, kw), stride, padding, dilation, gy.shape[2:]))
+    _launch("conv_direct_weight_finish", x, (_blocks(gw.size),), partial, gw, S, gw.size)
+    return gw
+
+
 # ----------------------------------------------------------------------------------------------- conv2d
 
 def conv2d_forward(x, w, b, stride, padding, dilation):
@@ -173,6 +254,9 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
     x, w = _contiguous(x, w)
     O, C, kh, kw = w.shape
     grid = _conv_grid(x.shape[2:], (kh, kw), stride, padding, dilation)
+    if _direct_suits(O, x.shape[0] * grid[0] * grid[1]):
+        (b,) = _contiguous(b)
+        return _direct_forward(x, w, b, stride, padding, dilation, grid)
     cols = im2col(x, (kh, kw), stride, padding, dilation)                # (C*kh*kw, N*Ho*Wo)
     rows = cp.matmul(w.reshape(O, C * kh * kw), cols)                    # (O, N*Ho*Wo)
     return _rows_to_images(rows, x.shape[0], grid, b)
@@ -184,6 +268,12 @@ def conv2d_backward(x, w, gy, stride, padding, dilation, needs=(True, True, True
     O, C, kh, kw = w.shape
     grid = gy.shape[2:]
     gx = gw = gb = None
+    if _direct_suits(O):
+        if needs[0]:
+            gx = _direct_input(gy, w, None, x.shape, stride, padding, dilation)
+        if needs[1]:
+            gw = _direct_weight(x, gy, w.shape, stride, padding, dilation)
+        return gx, gw, (_channel_sum(gy) if needs[2] else None)
     if needs[0] or needs[1]:
         g_rows = _images_to_rows(gy)                                     # (O, N*Ho*Wo)
     if needs[0]:
@@ -199,6 +289,11 @@ def conv2d_backward(x, w, gy, stride, padding, dilation, needs=(True, True, True
 
 
 # ------------------------------------------------------------------------------------- conv_transpose2d
+# A transposed conv is a conv run backwards: its weight (C_in, C_out, kh, kw) is a conv weight with
+# O = C_in, C = C_out over the grid (H, W) of its input. With C_in <= 4 it takes the direct kernels in
+# those roles: forward = the conv's input gradient (the gather, plus bias), input gradient = the conv's
+# forward, weight gradient = the conv's with x and gy swapped. (A convT 64 -> 3 has O = 64 there, and
+# its forward GEMM has C_out*kh*kw rows, 48 for k4, not 3: it stays on the GEMM path.)
 
 def conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation):
     """y (N, C_out, Ho, Wo) = conv_transpose(x (N, C_in, H, W), w (C_in, C_out, kh, kw)) + b. See reference.py."""
@@ -207,6 +302,9 @@ def conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
     _, Cout, kh, kw = w.shape
     Ho, Wo = (conv_transpose_output_size((H, W)[a], (kh, kw)[a], stride[a], padding[a], output_padding[a],
                                          dilation[a]) for a in (0, 1))
+    if _direct_suits(Cin):
+        (b,) = _contiguous(b)
+        return _direct_input(x, w, b, (N, Cout, Ho, Wo), stride, padding, dilation)
     cols = cp.matmul(w.reshape(Cin, Cout * kh * kw).T, _images_to_rows(x))   # (C_out*kh*kw, N*H*W)
     return _col2im(cols, (N, Cout, Ho, Wo), (kh, kw), stride, padding, dilation, (H, W), b)
 
@@ -217,12 +315,16 @@ def conv_transpose2d_backward(x, w, gy, stride, padding, output_padding, dilatio
     N, Cin, H, W = x.shape
     _, Cout, kh, kw = w.shape
     gx = gw = gb = None
-    if needs[0] or needs[1]:
+    if needs[0] and _direct_suits(Cin, N * H * W):
+        gx = _direct_forward(gy, w, None, stride, padding, dilation, (H, W))
+    if needs[1] and _direct_suits(Cin):
+        gw = _direct_weight(gy, x, w.shape, stride, padding, dilation)
+    if (needs[0] and gx is None) or (needs[1] and gw is None):
         cols = im2col(gy, (kh, kw), stride, padding, dilation, (H, W))   # (C_out*kh*kw, N*H*W)
-    if needs[0]:
-        gx = _rows_to_images(cp.matmul(w.reshape(Cin, Cout * kh * kw), cols), N, (H, W))   # (C_in, N*H*W)
-    if needs[1]:
-        gw = cp.matmul(_images_to_rows(x), cols.T).reshape(w.shape)     # (C_in, C_out*kh*kw)
+        if needs[0] and gx is None:
+            gx = _rows_to_images(cp.matmul(w.reshape(Cin, Cout * kh * kw), cols), N, (H, W))   # (C_in, N*H*W)
+        if needs[1] and gw is None:
+            gw = cp.matmul(_images_to_rows(x), cols.T).reshape(w.shape)     # (C_in, C_out*kh*kw)
     if needs[2]:
         gb = _channel_sum(gy)
     return gx, gw, gb

@@ -228,6 +228,209 @@ extern "C" __global__ void $name(const double* __restrict__ partial, T* __restri
 }
 """
 
+# Direct convolution for a weight w (O, C, kh, kw) with O <= DIRECT_CHANNELS (gpu.py's direct path):
+# no column matrix, each kernel reads the images themselves. The geometry is im2col's: output pixel
+# (n, ho, wo) tap (c, i, j) reads x[n, c, ho*sh - ph + i*dh, wo*sw - pw + j*dw], zero outside x.
+# - O is a template argument (the kernel switches on it once), so the per-output sums unroll into
+#   registers and the loads of several taps are in flight together; taps outside the image are
+#   predicated loads of 0. (A first version with a runtime O, a branch around each weight load, took
+#   0.45 ms, about 250 cycles a tap, for CycleGAN's 64 -> 3 k7 head on an H200; this one 0.29 ms.)
+# - Weights are read from global memory at warp-uniform addresses (one cached load serves the warp):
+#   no shared memory, no __syncthreads besides block_sum's.
+# - Gradients are named dx, dy in the sources (the emulator's launch wrapper takes gx, gy for the grid).
+DIRECT_CHANNELS = 4             # the largest O the direct kernels are instantiated for
+
+# The geometry as one struct for the templates below (filled from the kernels' int arguments).
+_DIRECT_GEOMETRY = r"""
+struct minigan_geometry { int N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo; };
+"""
+
+# y (N, O, Ho, Wo) = conv(x (N, C, H, W), w) + bias[o] when has_bias: one thread per output pixel.
+RAW["conv_direct_forward"] = _DIRECT_GEOMETRY + r"""
+// y[n, :, ho, wo] for every output pixel e (grid-stride): a thread's NO sums use each input value once
+// loaded; neighbouring threads are neighbouring wo, so a warp's loads run along an input row.
+template <int NO> __device__ void minigan_direct_forward(
+    const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y,
+    int has_bias, const minigan_geometry g)
+{
+    const int L = g.Ho * g.Wo, total = g.N * L, K = g.C * g.kh * g.kw;
+    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const int n = (int)e / L, p = (int)e - n * L, ho = p / g.Wo, wo = p - ho * g.Wo;
+        const int w0 = wo * g.sw - g.pw;
+        T acc[NO];
+#pragma unroll
+        for (int o = 0; o < NO; ++o)
+            acc[o] = has_bias ? bias[o] : (T)0;
+        for (int c = 0; c < g.C; ++c) {
+            for (int i = 0; i < g.kh; ++i) {
+                const int h = ho * g.sh - g.ph + i * g.dh;
+                if (h < 0 || h >= g.H)
+                    continue;
+                const T* row = x + (((long long)n * g.C + c) * g.H + h) * g.W;
+                const T* taps = w + (c * g.kh + i) * g.kw;            // w[o, c, i, j] = taps[o*K + j]
+#pragma unroll 4
+                for (int j = 0; j < g.kw; ++j) {
+                    const int col = w0 + j * g.dw;
+                    const T v = col >= 0 && col < g.W ? row[col] : (T)0;
+#pragma unroll
+                    for (int o = 0; o < NO; ++o)
+                        acc[o] += taps[o * K + j] * v;
+                }
+            }
+        }
+#pragma unroll
+        for (int o = 0; o < NO; ++o)
+            y[((long long)n * NO + o) * L + p] = acc[o];
+    }
+}
+
+extern "C" __global__ void $name(
+    const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y,
+    int has_bias, int N, int C, int H, int W, int O,
+    int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo)
+{
+    const minigan_geometry g = {N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo};
+    switch (O) {
+    case 1: minigan_direct_forward<1>(x, w, bias, y, has_bias, g); break;
+    case 2: minigan_direct_forward<2>(x, w, bias, y, has_bias, g); break;
+    case 3: minigan_direct_forward<3>(x, w, bias, y, has_bias, g); break;
+    default: minigan_direct_forward<4>(x, w, bias, y, has_bias, g); break;
+    }
+}
+"""
+
+# The adjoint of conv_direct_forward, a gather like col2im: dx (N, C, H, W) for dy (N, O, Ho, Wo), one
+# thread per input pixel, plus bias[c] when has_bias; no atomics, so deterministic. With x and dy
+# swapped it is also conv_transpose2d's forward (gpu.py uses it when C_in <= 4).
+RAW["conv_direct_input"] = _DIRECT_GEOMETRY + r"""
+// dx[n, c, h, col] for every input pixel e (grid-stride): the sum of dy * w over the (o, i, j) taps
+// that read it, plus bias[c]. A tap reads it when h + ph - i*dh = ho*sh with 0 <= ho < Ho (and the
+// same along the width); stride 1 needs no division.
+template <int NO> __device__ void minigan_direct_input(
+    const T* __restrict__ dy, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ dx,
+    int has_bias, const minigan_geometry g)
+{
+    const int HW = g.H * g.W, L = g.Ho * g.Wo, K = g.C * g.kh * g.kw, total = g.N * g.C * HW;
+    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const int plane = (int)e / HW, p = (int)e - plane * HW;
+        const int n = plane / g.C, c = plane - n * g.C, h = p / g.W, col = p - h * g.W;
+        T acc = has_bias ? bias[c] : (T)0;
+        for (int i = 0; i < g.kh; ++i) {
+            const int th = h + g.ph - i * g.dh;
+            const int ho = g.sh == 1 ? th : th / g.sh;
+            if (th < 0 || ho >= g.Ho || (g.sh != 1 && ho * g.sh != th))
+                continue;
+            const T* grad = dy + ((long long)n * NO * g.Ho + ho) * g.Wo;     // dy[n, o, ho, :] = grad + o*L
+            const T* taps = w + (c * g.kh + i) * g.kw;                       // w[o, c, i, j] = taps[o*K + j]
+#pragma unroll 4
+            for (int j = 0; j < g.kw; ++j) {
+                const int tw = col + g.pw - j * g.dw;
+                const int wo = g.sw == 1 ? tw : tw / g.sw;
+                const bool reads = tw >= 0 && wo < g.Wo && (g.sw == 1 || wo * g.sw == tw);
+#pragma unroll
+                for (int o = 0; o < NO; ++o)
+                    acc += (reads ? grad[(long long)o * L + wo] : (T)0) * taps[o * K + j];
+            }
+        }
+        dx[e] = acc;
+    }
+}
+
+extern "C" __global__ void $name(
+    const T* __restrict__ dy, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ dx,
+    int has_bias, int N, int C, int H, int W, int O,
+    int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo)
+{
+    const minigan_geometry g = {N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo};
+    switch (O) {
+    case 1: minigan_direct_input<1>(dy, w, bias, dx, has_bias, g); break;
+    case 2: minigan_direct_input<2>(dy, w, bias, dx, has_bias, g); break;
+    case 3: minigan_direct_input<3>(dy, w, bias, dx, has_bias, g); break;
+    default: minigan_direct_input<4>(dy, w, bias, dx, has_bias, g); break;
+    }
+}
+"""
+
+# gw (O, C, kh, kw) as partial sums in double, partial[s, o, (c, i, j)] (S = gridDim.y shares of the
+# pixels), four taps of one kernel row a block. Grid: x over the C*kh*ceil(kw/4) tap groups (a loop
+# past gridDim.x), y = S. conv_direct_weight_finish adds the S partials: no atomics, deterministic.
+RAW["conv_direct_weight"] = _DIRECT_GEOMETRY + r"""
+// Block (grp, s): partial[s, o, (c, i, j)] for the four taps j0..j0+3 of kernel row (c, i), over the
+// block's share [M*s/S, M*(s+1)/S) of the M = N*Ho*Wo output pixels. A thread loads a pixel's NO
+// gradients once for the four taps (4*NO sums in double, in registers), then 4*NO block_sums.
+template <int NO> __device__ void minigan_direct_weight(
+    const T* __restrict__ x, const T* __restrict__ dy, double* __restrict__ partial, const minigan_geometry g)
+{
+    const int L = g.Ho * g.Wo, M = g.N * L, K = g.C * g.kh * g.kw, JG = (g.kw + 3) / 4;
+    const int S = gridDim.y, s = blockIdx.y;
+    const int start = (int)((long long)M * s / S), stop = (int)((long long)M * (s + 1) / S);
+    for (int grp = blockIdx.x; grp < g.C * g.kh * JG; grp += gridDim.x) {
+        const int c = grp / (g.kh * JG), i = (grp / JG) % g.kh, j0 = (grp % JG) * 4;
+        const int nj = g.kw - j0 < 4 ? g.kw - j0 : 4;
+        double acc[NO][4] = {};                                          // [o][j - j0]
+        for (int m = start + threadIdx.x; m < stop; m += blockDim.x) {
+            const int n = m / L, p = m - n * L, ho = p / g.Wo, wo = p - ho * g.Wo;
+            const int h = ho * g.sh - g.ph + i * g.dh;
+            if (h < 0 || h >= g.H)
+                continue;
+            const T* row = x + (((long long)n * g.C + c) * g.H + h) * g.W;
+            double grad[NO];
+#pragma unroll
+            for (int o = 0; o < NO; ++o)
+                grad[o] = (double)dy[((long long)n * NO + o) * L + p];
+            const int w0 = wo * g.sw - g.pw + j0 * g.dw;
+#pragma unroll
+            for (int jj = 0; jj < 4; ++jj) {
+                const int col = w0 + jj * g.dw;
+                const double v = jj < nj && col >= 0 && col < g.W ? (double)row[col] : 0.0;
+#pragma unroll
+                for (int o = 0; o < NO; ++o)
+                    acc[o][jj] += grad[o] * v;
+            }
+        }
+#pragma unroll
+        for (int o = 0; o < NO; ++o)
+#pragma unroll
+            for (int jj = 0; jj < 4; ++jj)
+                if (jj < nj) {                                           // the same in every thread
+                    const double total = block_sum(acc[o][jj]);
+                    if (threadIdx.x == 0)
+                        partial[((long long)s * NO + o) * K + (c * g.kh + i) * g.kw + j0 + jj] = total;
+                }
+    }
+}
+
+extern "C" __global__ void $name(
+    const T* __restrict__ x, const T* __restrict__ dy, double* __restrict__ partial,
+    int N, int C, int H, int W, int O,
+    int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int Ho, int Wo)
+{
+    const minigan_geometry g = {N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo};
+    switch (O) {
+    case 1: minigan_direct_weight<1>(x, dy, partial, g); break;
+    case 2: minigan_direct_weight<2>(x, dy, partial, g); break;
+    case 3: minigan_direct_weight<3>(x, dy, partial, g); break;
+    default: minigan_direct_weight<4>(x, dy, partial, g); break;
+    }
+}
+"""
+
+# gw[e] = sum over s of partial[s, e] (e indexes (O, C, kh, kw)), one thread per weight.
+RAW["conv_direct_weight_finish"] = r"""
+extern "C" __global__ void $name(const double* __restrict__ partial, T* __restrict__ gw, int S, int size)
+{
+    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= size)
+        return;
+    double total = 0.0;
+    for (int s = 0; s < S; ++s)
+        total += partial[(long long)s * size + e];
+    gw[e] = (T)total;
+}
+"""
+
 # -------------------------------------------------------------------------------- elementwise kernels
 
 _LOSS_PREAMBLE = r"""

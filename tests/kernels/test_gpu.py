@@ -440,3 +440,131 @@ def test_second_derivatives_on_cuda():
         lambda x, w: F.binary_cross_entropy_with_logits(
             F.batch_norm(F.conv2d(x, w, stride=2, padding=1), None, None, training=True), y), (x, w),
         atol=1e-4)
+
+
+# ------------------------------------------------------------------- direct convolutions (O <= 4)
+
+class _Launches:
+    """Context manager: the direct path on for every size (DIRECT_MIN_PIXELS = 1) or off
+    (MINIGAN_GPU_DIRECT=0), recording the names of the raw kernels gpu.py launches."""
+
+    def __init__(self, direct=True):
+        self.direct, self.names = direct, []
+
+    def __enter__(self):
+        self.patch = pytest.MonkeyPatch()
+        G = gpu()
+        launch = G._launch
+        self.patch.setattr(G, "_launch", lambda kernel, *a: (self.names.append(kernel), launch(kernel, *a))[1])
+        if self.direct:
+            self.patch.setattr(G, "DIRECT_MIN_PIXELS", 1)
+            self.patch.delenv("MINIGAN_GPU_DIRECT", raising=False)
+        else:
+            self.patch.setenv("MINIGAN_GPU_DIRECT", "0")
+        return self
+
+    def __exit__(self, *exc):
+        self.patch.undo()
+
+
+@st.composite
+def direct_conv_cases(draw, transposed=False):
+    """(x, w, b, stride, padding, dilation, output_padding) with at most 4 channels on the conv side the
+    direct kernels sum into: C_out for conv2d, C_in for conv_transpose2d."""
+    k = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = tuple(draw(st.integers(0, (dd * (kk - 1)) // 2 + 1)) for kk, dd in zip(k, d))
+    n, few, many = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    op = (0, 0)
+    if transposed:
+        size = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+        op = tuple(draw(st.integers(0, max(ss, dd) - 1)) for ss, dd in zip(s, d))
+        if min(conv_transpose_output_size(size[a], k[a], s[a], p[a], op[a], d[a]) for a in (0, 1)) < 1:
+            p = (0, 0)
+        w_shape = (few, many) + k                                          # (C_in, C_out, kh, kw)
+    else:
+        reach = [dd * (kk - 1) + 1 for kk, dd in zip(k, d)]
+        size = tuple(draw(st.integers(max(1, r - 2 * pp), r + 8)) for r, pp in zip(reach, p))
+        w_shape = (few, many) + k                                          # (O, C, kh, kw)
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    x = rng.standard_normal((n, many if not transposed else few) + size).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[1] if transposed else few).astype(dtype) if draw(st.booleans()) else None
+    return x, w, b, s, p, d, op
+
+
+@settings(deadline=None)
+@given(direct_conv_cases())
+def test_conv2d_direct_path_matches_reference_and_cpu(case):
+    x, w, b, s, p, d, _ = case
+    dtype = x.dtype.type
+    want = reference.conv2d_forward(x, w, b, s, p, d)
+    gy = np.random.default_rng(1).standard_normal(want.shape).astype(dtype)
+    with _Launches() as launches:
+        y = gpu().conv2d_forward(dev(x), dev(w), dev(b), s, p, d)
+        got = gpu().conv2d_backward(dev(x), dev(w), dev(gy), s, p, d)
+    assert "im2col" not in launches.names and "col2im" not in launches.names
+    assert {"conv_direct_forward", "conv_direct_input", "conv_direct_weight"} <= set(launches.names)
+    check(y, want, dtype, 10)
+    check(y, cpu.conv2d_forward(x, w, b, s, p, d), dtype, 10)
+    for g, r, c in zip(got, reference.conv2d_backward(x, w, gy, s, p, d), cpu.conv2d_backward(x, w, gy, s, p, d)):
+        check(g, r, dtype, 10)
+        check(g, c, dtype, 10)
+
+
+@settings(deadline=None)
+@given(direct_conv_cases(transposed=True))
+def test_conv_transpose2d_direct_path_matches_reference_and_cpu(case):
+    x, w, b, s, p, d, op = case
+    dtype = x.dtype.type
+    want = reference.conv_transpose2d_forward(x, w, b, s, p, op, d)
+    gy = np.random.default_rng(1).standard_normal(want.shape).astype(dtype)
+    with _Launches() as launches:
+        y = gpu().conv_transpose2d_forward(dev(x), dev(w), dev(b), s, p, op, d)
+        got = gpu().conv_transpose2d_backward(dev(x), dev(w), dev(gy), s, p, op, d)
+    assert "im2col" not in launches.names and "col2im" not in launches.names
+    check(y, want, dtype, 10)
+    check(y, cpu.conv_transpose2d_forward(x, w, b, s, p, op, d), dtype, 10)
+    for g, r, c in zip(got, reference.conv_transpose2d_backward(x, w, gy, s, p, op, d),
+                       cpu.conv_transpose2d_backward(x, w, gy, s, p, op, d)):
+        check(g, r, dtype, 10)
+        check(g, c, dtype, 10)
+
+
+@pytest.mark.parametrize("needs", NEEDS)
+def test_direct_and_gemm_paths_agree_and_the_switch_works(needs):
+    """MINIGAN_GPU_DIRECT=0 takes im2col + GEMM, the direct path no columns; both give the reference's
+    numbers (a 5 -> 3 layer, 3x3 kernel, 2*48*48 output pixels: the weight gradient's pixels split over
+    several blocks, S > 1)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 50, 50))
+    w, b = rng.standard_normal((3, 5, 3, 3)), rng.standard_normal(3)
+    gy = rng.standard_normal((2, 3, 48, 48))
+    args = ((1, 1), (0, 0), (1, 1))
+    results = {}
+    for direct in (True, False):
+        with _Launches(direct) as launches:
+            y = gpu().conv2d_forward(dev(x), dev(w), dev(b), *args)
+            grads = gpu().conv2d_backward(dev(x), dev(w), dev(gy), *args, needs)
+        results[direct] = (y,) + grads
+        direct_kernels = {name for name in launches.names if name.startswith("conv_direct")}
+        assert ("im2col" in launches.names) != direct and bool(direct_kernels) == direct
+    for on_direct, on_gemm, want in zip(results[True], results[False],
+                                        (reference.conv2d_forward(x, w, b, *args),)
+                                        + reference.conv2d_backward(x, w, gy, *args, needs)):
+        check(on_direct, want, np.float64, 10)
+        check(on_gemm, want, np.float64, 10)
+
+
+def test_direct_path_threshold():
+    """O <= 4, and for the forward kernel (a thread per output pixel) enough pixels to fill the device:
+    CycleGAN's 64 -> 3 head at 256x256 is direct; PatchGAN's 512 -> 1 head on a 30x30 grid is direct
+    in its backward only; layers with more channels are never direct."""
+    G = gpu()
+    assert G._direct_suits(3, 256 * 256) and G._direct_suits(4, G.DIRECT_MIN_PIXELS) and G._direct_suits(1)
+    assert not G._direct_suits(1, 30 * 30) and not G._direct_suits(5, 256 * 256) and not G._direct_suits(5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINIGAN_GPU_DIRECT", "0")
+        assert not G._direct_suits(3, 256 * 256) and not G._direct_suits(3)
