@@ -18,6 +18,7 @@ import weakref
 from .. import backend
 
 _state = threading.local()
+Tensor = None        # the Tensor class: tensor.py imports this module first, then sets it
 
 
 def is_grad_enabled():
@@ -78,11 +79,11 @@ class Context:
 
     def _bind(self, args, raw, output):
         """After forward: map each saved array back to the Tensor it came from (see the class doc)."""
-        from .tensor import Tensor
-        bound = []
+        bound, saves_output = [], False
         for value in self._saved:
             if value is output:
                 bound.append((_OUTPUT, 0))
+                saves_output = True
                 continue
             for arg, array in zip(args, raw):
                 if value is array and isinstance(arg, Tensor):
@@ -91,10 +92,10 @@ class Context:
             else:
                 bound.append((value, None))
         self._saved = bound
+        return saves_output
 
     @property
     def saved_tensors(self):
-        from .tensor import Tensor
         out = []
         for k, (value, version) in enumerate(self._saved):
             if value is _OUTPUT:
@@ -140,34 +141,36 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-        device = None
-        raw, needs = [], []
+        raw, inputs, first = [], [], None
         for i, arg in enumerate(args):
             if isinstance(arg, Tensor):
-                if device is None:
-                    device, first = arg.device, i
-                elif arg.device != device:
-                    raise RuntimeError(
-                        f"{cls.__name__}: expected all tensors on the same device, got {device} "
-                        f"(argument {first}) and {arg.device} (argument {i})")
+                if first is None:
+                    first = i
+                elif type(arg.data) is not type(args[first].data) or type(arg) is not Tensor:
+                    _check_same_device(cls, args, first, i)
                 raw.append(arg.data)
-                needs.append(arg.requires_grad)
+                inputs.append(arg if arg._requires_grad else None)
             else:
                 raw.append(arg)
-                needs.append(False)
-        ctx = Context(tuple(needs))
+                inputs.append(None)
+        needs = tuple(t is not None for t in inputs)
+        ctx = Context(needs)
         out = cls.forward(ctx, *raw, **kwargs)
-        record = any(needs) and is_grad_enabled() and out.dtype.kind in "fc"
+        record = True in needs and is_grad_enabled() and out.dtype.kind in "fc"
         result = Tensor(out, requires_grad=record)
         if record:
             ctx._name = cls.__name__
-            ctx._bind(args, raw, out)
-            if any(value is _OUTPUT for value, _ in ctx._saved):
+            if ctx._saved and ctx._bind(args, raw, out):
                 ctx._output = weakref.ref(result)      # a weak link: no cycle through the node
-            inputs = tuple(a if isinstance(a, Tensor) and a.requires_grad else None for a in args)
-            result._node = Node(cls, ctx, inputs)
+            result._node = Node(cls, ctx, tuple(inputs))
         return result
+
+
+def _check_same_device(cls, args, first, i):
+    if args[i].device != args[first].device:
+        raise RuntimeError(
+            f"{cls.__name__}: expected all tensors on the same device, got {args[first].device} "
+            f"(argument {first}) and {args[i].device} (argument {i})")
 
 
 # ---------------------------------------------------------------- the engine
@@ -216,7 +219,6 @@ def _leading_to(order, targets):
 
 def _accumulate_leaf(leaf, grad, create_graph):
     """leaf.grad += grad, out of place (`grad` may be shared with other tensors' gradients)."""
-    from .tensor import Tensor
     if not create_graph:
         grad = Tensor(grad.data)
         if leaf.grad is not None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend, kernels
 from .function import Function
+from .tensor import Tensor
 
 xp_of = backend.get_array_module
 
@@ -23,7 +24,6 @@ def _like(value, array):
 
 def _constant(array, like):
     """A mask or factor array as a constant Tensor of `like`'s dtype (it carries no gradient)."""
-    from .tensor import Tensor
     return Tensor(array.astype(like.dtype, copy=False))
 
 

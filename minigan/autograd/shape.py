@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from .function import Function
+from .tensor import Tensor
 
 xp_of = backend.get_array_module
 
@@ -64,7 +65,6 @@ class Amax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from .tensor import Tensor
         a, out = ctx.saved_tensors
         mask = (a.data == out.data).astype(g.dtype)       # a constant: which elements were the max
         mask /= mask.sum(axis=ctx.axes, keepdims=True)

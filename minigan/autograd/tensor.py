@@ -12,6 +12,7 @@ Operators and methods build the graph through the Functions in `ops.py` and `sha
 import numpy as np
 
 from .. import backend
+from . import function
 from .function import is_grad_enabled, run_backward
 
 
@@ -46,12 +47,15 @@ class Tensor:
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's operators
 
     def __init__(self, data, requires_grad=False):
-        self.data = data if hasattr(data, "dtype") and hasattr(data, "shape") else _as_array(data)
+        self.data = data if isinstance(data, np.ndarray) or hasattr(data, "dtype") and \
+            hasattr(data, "shape") else _as_array(data)
         self.grad = None
         self._node = None
         self._retains_grad = False
         self._version = 0          # bumped by every in-place change; saved tensors check it
-        self.requires_grad = requires_grad
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
 
     # ----- facts -----
     shape = property(lambda self: tuple(self.data.shape))
@@ -377,4 +381,5 @@ def _unwrap_index(index):
     return index
 
 
+function.Tensor = Tensor     # for the engine, which cannot import this module (it is imported by it)
 from . import ops, shape  # noqa: E402  (the Functions behind the operators; they import Tensor)
