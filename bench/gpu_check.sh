@@ -9,7 +9,8 @@
 #   3. bench/gpu.py: each kernel against torch + cuDNN, torch in its own process, ratios and a
 #      correctness check per row;
 #   4. a dropout micro-benchmark (the mask drawn on the device);
-#   5. bench/train_step.py --device cuda: whole DCGAN and CycleGAN steps, torch in its own process.
+#   5. bench/train_step.py --device cuda: whole DCGAN and CycleGAN steps, torch in its own process;
+#   6. bench/gpu_profile.py: where the CycleGAN 256 step's host time goes.
 # The whole run stays under BUDGET seconds (default 360): a step gets what is left, less a reserve.
 set -u -o pipefail
 
@@ -147,6 +148,11 @@ section "5. python3 bench/train_step.py --device cuda --cases dcgan,cyclegan_64,
 step train_step 120 $PY bench/train_step.py --device cuda --cases dcgan,cyclegan_64,cyclegan_256 \
     --out "$WORK/train_step.md"
 cat "$WORK/train_step.log" | tee -a "$REPORT" | grep -E 'ratio|failed|Error' | head -n 10
+
+# ------------------------------------------------------------------ 6. where a CycleGAN 256 step goes
+section "6. python3 bench/gpu_profile.py --device cuda --case cyclegan_256 (host time by function)"
+step profile 60 $PY bench/gpu_profile.py --device cuda --case cyclegan_256 --steps 3 --top 20
+head -n 45 "$WORK/profile.log" | tee -a "$REPORT"
 
 # ------------------------------------------------------------------------------------------- summary
 section "summary (${SECONDS}s in all)"
