@@ -330,7 +330,7 @@ def test_example_flags_of_the_regularised_losses(capsys):
     assert (args.loss, args.batch_size, args.lr, args.steps) == ("wgan_gp", 256, 1e-3, 2000)
     gan = example.build(args, "cpu")
     assert gan.d_steps == 5 and gan.gp_lambda == 10.0 and gan.pack == 2
-    assert gan.d_optimizer.param_groups[0]["betas"] == (0.5, 0.9)
+    assert gan.d_optimizer.param_groups[0]["betas"] == (0.0, 0.9)
     args = example.parse_args(["--loss", "wgan"])
     assert args.lr == 5e-5 and isinstance(example.build(args, "cpu").d_optimizer, optim.RMSprop)
     # the plain losses keep the settings (and so the checkpoints) they had before these flags
