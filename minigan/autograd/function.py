@@ -105,7 +105,7 @@ class Context:
                     f"backward: one of the tensors needed for gradient computation was modified by an "
                     f"in-place operation: {self._name}Backward's saved tensor {k} (shape "
                     f"{value.shape}) is at version {value._version}, expected version {version}. "
-                    f"Use an out-of-place operation instead, or clone() the tensor before changing it.")
+                    f"Use an out-of-place operation (mg.where, mg.cat) instead.")
             out.append(Tensor(value) if hasattr(value, "shape") and not isinstance(value, Tensor)
                        else value)
         return tuple(out)
@@ -300,7 +300,7 @@ def _node_backward(tensor, node, grad_out, targets, useful):
         raise RuntimeError(
             f"backward: a tensor of shape {tensor.shape} produced by {node.name} was modified by an "
             f"in-place operation; minigan does not record in-place changes to tensors that require "
-            f"grad. Use an out-of-place operation (mg.where, mg.cat, clone()) instead.")
+            f"grad. Use an out-of-place operation (mg.where, mg.cat) instead.")
     ctx, needs = node.ctx, node.ctx.needs_input_grad
     if useful is not None:         # only the inputs that lead to a target
         ctx.needs_input_grad = tuple(n and p is not None and (id(p) in useful or id(p) in targets)

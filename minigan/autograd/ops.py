@@ -300,6 +300,18 @@ class Cast(Function):
         return Cast.apply(g, ctx.dtype), None
 
 
+class Clone(Function):
+    """A copy of the data, in the graph (gradients pass through unchanged)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
 class ToDevice(Function):
     @staticmethod
     def forward(ctx, a, device):

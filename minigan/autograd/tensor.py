@@ -110,6 +110,10 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
+    def clone(self):
+        """A copy of the data that stays in the graph: change the copy in place, not a saved tensor."""
+        return ops.Clone.apply(self)
+
     def detach(self):
         """The same data, cut from the graph."""
         return Tensor(self.data)

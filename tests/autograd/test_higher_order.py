@@ -276,6 +276,14 @@ def test_inplace_change_of_a_saved_tensor_names_the_op():
         z.backward()
 
 
+def test_clone_copies_and_passes_gradients():
+    x = mg.tensor([1.0, 2, 3], requires_grad=True)
+    y = x.clone()
+    assert y.data is not x.data and np.shares_memory(y.data, x.data) is False
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0, 6.0])
+
+
 def test_inplace_change_of_an_unsaved_non_leaf_is_an_error_not_a_wrong_gradient():
     x = mg.tensor([1.0, 2, 3], requires_grad=True)
     y = x * 2
