@@ -59,9 +59,9 @@ def is_cupy_array(array):
 
 
 def get_array_module(x):
-    """numpy or cupy, whichever holds `x` (an array or anything with a `.data` array)."""
-    # `x` itself first: a CuPy array's own `.data` is a MemoryPointer, not an array
-    return cp if is_cupy_array(x) or is_cupy_array(getattr(x, "data", None)) else np
+    """numpy or cupy, whichever holds `x` (an array or a Tensor, whose `.array` is one)."""
+    # `x` itself first, then a Tensor's raw array
+    return cp if is_cupy_array(x) or is_cupy_array(getattr(x, "array", None)) else np
 
 
 def device_of(array):

@@ -98,7 +98,7 @@ def stack(tensors, dim=0):
 
 def where(condition, input, other):
     """Elementwise `input` where `condition` else `other`."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.array if isinstance(condition, Tensor) else condition
     return ops.Where.apply(cond, input, other)
 
 

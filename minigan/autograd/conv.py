@@ -59,7 +59,7 @@ class Conv2d(Function):
         x, w = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
         if not is_grad_enabled():           # first order: one fused kernel call
-            grads = kernels.conv2d_backward(x.data, w.data, gy.data, *ctx.geometry, needs=needs)
+            grads = kernels.conv2d_backward(x.array, w.array, gy.array, *ctx.geometry, needs=needs)
             return _wrap(*grads) + (None, None, None)
         stride, padding, dilation = ctx.geometry
         gx = _input_grad(gy, w, x.shape[2:], *ctx.geometry) if needs[0] else None
@@ -82,7 +82,7 @@ class ConvTranspose2d(Function):
         x, w = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
         if not is_grad_enabled():
-            grads = kernels.conv_transpose2d_backward(x.data, w.data, gy.data, *ctx.geometry,
+            grads = kernels.conv_transpose2d_backward(x.array, w.array, gy.array, *ctx.geometry,
                                                       needs=needs)
             return _wrap(*grads) + (None,) * 4
         stride, padding, _, dilation = ctx.geometry

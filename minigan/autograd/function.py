@@ -146,9 +146,9 @@ class Function:
             if isinstance(arg, Tensor):
                 if first is None:
                     first = i
-                elif type(arg.data) is not type(args[first].data) or type(arg) is not Tensor:
+                elif type(arg.array) is not type(args[first].array) or type(arg) is not Tensor:
                     _check_same_device(cls, args, first, i)
-                raw.append(arg.data)
+                raw.append(arg.array)
                 inputs.append(arg if arg._requires_grad else None)
             else:
                 raw.append(arg)
@@ -220,9 +220,9 @@ def _leading_to(order, targets):
 def _accumulate_leaf(leaf, grad, create_graph):
     """leaf.grad += grad, out of place (`grad` may be shared with other tensors' gradients)."""
     if not create_graph:
-        grad = Tensor(grad.data)
+        grad = Tensor(grad.array)
         if leaf.grad is not None:
-            grad = Tensor(leaf.grad.data + grad.data)
+            grad = Tensor(leaf.grad.array + grad.array)
     elif leaf.grad is not None:
         grad = leaf.grad + grad
     leaf.grad = grad

@@ -38,8 +38,8 @@ def _projection(fn, inputs, weights):
 def _float64_run(fn, inputs):
     """(inputs copied to float64, fn's outputs on them as a tuple, computed without a graph)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    inputs = tuple(Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
-                   if isinstance(t, Tensor) and t.data.dtype.kind == "f" else t for t in inputs)
+    inputs = tuple(Tensor(t.array.astype(np.float64), requires_grad=t.requires_grad)
+                   if isinstance(t, Tensor) and t.array.dtype.kind == "f" else t for t in inputs)
     with no_grad():
         outputs = fn(*inputs)
     return inputs, outputs if isinstance(outputs, (tuple, list)) else (outputs,)
@@ -64,10 +64,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     for index, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        analytic = backend.to_device(t.grad.data, "cpu") if t.grad is not None \
+        analytic = backend.to_device(t.grad.array, "cpu") if t.grad is not None \
             else np.zeros(t.shape)
         numeric = np.zeros(t.shape)
-        flat = t.data.reshape(-1)  # a view: nudging it nudges the input
+        flat = t.array.reshape(-1)  # a view: nudging it nudges the input
         with no_grad():
             for k in range(flat.size):
                 original = flat[k].item()
@@ -117,7 +117,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
             outs = fn(*ins)
             outs = outs if isinstance(outs, (tuple, list)) else (outs,)
             grads = grad(outs, [ins[i] for i in wanted], vs, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else Tensor(ins[i].data * 0) for g, i in zip(grads, wanted))
+        return tuple(g if g is not None else Tensor(ins[i].array * 0) for g, i in zip(grads, wanted))
 
     return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception, seed=seed)

@@ -39,7 +39,7 @@ class BinaryCrossEntropy(Function):
         gp = gy = None
         if ctx.needs_input_grad[0] and not is_grad_enabled():
             gp = Tensor(kernels.binary_cross_entropy_backward(
-                g.data, p.data, y.data, None if weight is None else weight.data, ctx.reduction))
+                g.array, p.array, y.array, None if weight is None else weight.array, ctx.reduction))
         elif ctx.needs_input_grad[0]:        # PyTorch's formula: (p - y) / max(p (1 - p), 1e-12)
             gp = _per_element(g, p, ctx.reduction) * _weighted(
                 (p - y) / (p * (1 - p)).clamp(min=1e-12), weight)
@@ -65,9 +65,9 @@ class BinaryCrossEntropyWithLogits(Function):
         x, y, weight, pos_weight = ctx.saved_tensors
         gx = gy = None
         if ctx.needs_input_grad[0] and not is_grad_enabled():
-            raw = [None if t is None else t.data for t in (weight, pos_weight)]
+            raw = [None if t is None else t.array for t in (weight, pos_weight)]
             gx = Tensor(kernels.binary_cross_entropy_with_logits_backward(
-                g.data, x.data, y.data, *raw, ctx.reduction))
+                g.array, x.array, y.array, *raw, ctx.reduction))
         elif ctx.needs_input_grad[0]:        # sigmoid(x) - y, or (1 + (pw - 1) y) sigmoid(x) - pw y
             d = x.sigmoid() - y if pos_weight is None else \
                 (1 + (pos_weight - 1) * y) * x.sigmoid() - pos_weight * y

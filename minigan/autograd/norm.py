@@ -35,7 +35,7 @@ class BatchNorm(Function):
     def backward(ctx, gy):
         x, weight = ctx.saved_tensors
         if not is_grad_enabled():           # first order: the fused kernel
-            return _fused_backward(ctx, gy.data, x.data, None if weight is None else weight.data)
+            return _fused_backward(ctx, gy.array, x.array, None if weight is None else weight.array)
         N, C = x.shape[:2]
         x3, gy3 = x.reshape(N, C, -1), gy.reshape(N, C, -1)             # (N, C, L)
         axes = (2,) if ctx.per_instance else (0, 2)
@@ -82,8 +82,8 @@ def _fused_backward(ctx, gy, x, weight):
 
 
 def _update_running(running, value, momentum):
-    """running = (1 - momentum) * running + momentum * value, in place on running.data."""
-    running.data[...] = (1 - momentum) * running.data + momentum * value.astype(running.dtype)
+    """running = (1 - momentum) * running + momentum * value, in place on running.array."""
+    running.array[...] = (1 - momentum) * running.array + momentum * value.astype(running.dtype)
 
 
 def normalise(input, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps,
@@ -91,12 +91,12 @@ def normalise(input, running_mean, running_var, weight, bias, use_batch_stats, m
     """Batch norm (per_instance=False) or instance norm of input (N, C, ...), arguments checked by
     nn.functional: the statistics, the running-statistic update (PyTorch's: the unbiased variance goes
     into running_var; for instance norm the N samples' statistics are averaged), and BatchNorm."""
-    x = input.data
+    x = input.array
     xp = backend.get_array_module(x)
     C = x.shape[1]
     if not use_batch_stats:
-        mean = running_mean.data.astype(x.dtype)
-        invstd = (1 / xp.sqrt(running_var.data.astype(np.float64) + eps)).astype(x.dtype)
+        mean = running_mean.array.astype(x.dtype)
+        invstd = (1 / xp.sqrt(running_var.array.astype(np.float64) + eps)).astype(x.dtype)
         return BatchNorm.apply(input, weight, bias, mean, invstd, False, False, eps)
     x_stats = x.reshape(1, x.shape[0] * C, -1) if per_instance else x
     count = x_stats.size // x_stats.shape[1]

@@ -196,7 +196,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * _constant(xp_of(a.data).sign(a.data), g)
+        return g * _constant(xp_of(a.array).sign(a.array), g)
 
 
 class Tanh(Function):
@@ -236,7 +236,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * _constant(out.data > 0, g)
+        return g * _constant(out.array > 0, g)
 
 
 class LeakyReLU(Function):
@@ -251,7 +251,7 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * _constant(xp_of(a.data).where(a.data > 0, 1, ctx.slope), g), None
+        return g * _constant(xp_of(a.array).where(a.array > 0, 1, ctx.slope), g), None
 
 
 class Clamp(Function):
@@ -264,11 +264,11 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        inside = xp_of(a.data).ones(a.shape, dtype=bool)
+        inside = xp_of(a.array).ones(a.shape, dtype=bool)
         if ctx.low is not None:
-            inside &= a.data >= ctx.low
+            inside &= a.array >= ctx.low
         if ctx.high is not None:
-            inside &= a.data <= ctx.high
+            inside &= a.array <= ctx.high
         return g * _constant(inside, g), None, None
 
 
@@ -284,8 +284,8 @@ class Where(Function):
     @staticmethod
     def backward(ctx, g):
         (cond,) = ctx.saved_tensors
-        ga = Where.apply(cond.data, g, 0.0) if ctx.needs_input_grad[1] else None
-        gb = Where.apply(cond.data, 0.0, g) if ctx.needs_input_grad[2] else None
+        ga = Where.apply(cond.array, g, 0.0) if ctx.needs_input_grad[1] else None
+        gb = Where.apply(cond.array, 0.0, g) if ctx.needs_input_grad[2] else None
         return None, ga, gb
 
 

@@ -66,7 +66,7 @@ class Amax(Function):
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
-        mask = (a.data == out.data).astype(g.dtype)       # a constant: which elements were the max
+        mask = (a.array == out.array).astype(g.dtype)       # a constant: which elements were the max
         mask /= mask.sum(axis=ctx.axes, keepdims=True)
         return _expand_back(g, a.shape, ctx.axes) * Tensor(mask), None, None
 

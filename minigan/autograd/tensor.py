@@ -7,19 +7,33 @@
     [[2.0, 4.0], [6.0, 8.0]]
 
 Operators and methods build the graph through the Functions in `ops.py` and `shape.py`;
-`backward()` runs the engine in `function.py`.
+`backward()` runs the engine in `function.py`. The in-place methods (`fill_`, `clamp_`, `t[i] = v`)
+change the array without a graph; they live in tensor_inplace.py.
+
+`t.array` is the raw NumPy or CuPy array (no copy): what the Functions and kernels work on. `t.data`
+is PyTorch's: a Tensor sharing that array and its version counter, requires_grad=False, no graph, so
+`p.data.clamp_(-c, c)` or `nn.init.normal_(p.data)` changes `p` itself (docs/nn.md).
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .. import backend
 from . import function
-from .function import is_grad_enabled, run_backward
+from .function import run_backward
+from .tensor_inplace import InPlaceMethods
+
+# what max/min(dim=...) return, as torch.return_types.max: a named (values, indices) pair
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+               np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor",
+               np.dtype(np.bool_): "BoolTensor", np.dtype(np.uint8): "ByteTensor"}
 
 
 def _as_array(data, dtype=None, device=None):
     """Array on `device` from a Tensor, array, scalar or nested list; Python floats become float32."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if device is None:
         device = backend.device_of(data) if hasattr(data, "shape") else backend.default_device()
     device = backend.parse_device(device)
@@ -40,28 +54,61 @@ def _shape_args(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
-class Tensor:
+class Tensor(InPlaceMethods):
     """An array with autograd. Build one with `mg.tensor(...)`; see the module docstring."""
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_retains_grad", "_version",
+    __slots__ = ("array", "grad", "_requires_grad", "_node", "_retains_grad", "_counter",
                  "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays defer to Tensor's operators
 
     def __init__(self, data, requires_grad=False):
-        self.data = data if isinstance(data, np.ndarray) or hasattr(data, "dtype") and \
-            hasattr(data, "shape") else _as_array(data)
+        self.array = data if isinstance(data, np.ndarray) or not isinstance(data, Tensor) and \
+            hasattr(data, "dtype") and hasattr(data, "shape") else _as_array(data)
         self.grad = None
         self._node = None
         self._retains_grad = False
-        self._version = 0          # bumped by every in-place change; saved tensors check it
+        self._counter = [0]        # the version: bumped by every in-place change, shared by views
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
 
+    @property
+    def _version(self):
+        """How many in-place changes this storage has seen; saved tensors check it."""
+        return self._counter[0]
+
+    @_version.setter
+    def _version(self, value):
+        self._counter[0] = value
+
+    def _view(self):
+        """A new Tensor on the same array and version counter, outside the graph."""
+        out = Tensor(self.array)
+        out._counter = self._counter
+        return out
+
+    @property
+    def data(self):
+        """PyTorch's `.data`: this tensor's array as a Tensor with requires_grad=False and no graph.
+
+        It shares the array and the version counter, so `p.data.clamp_(-c, c)` changes p in place
+        (and a graph that saved p then refuses to backward). The raw array is `.array`.
+        """
+        return self._view()
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value.array
+        if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+            raise TypeError(f"data: expected a Tensor or an array, got {type(value).__name__}")
+        self.array = value
+
     # ----- facts -----
-    shape = property(lambda self: tuple(self.data.shape))
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    device = property(lambda self: backend.device_of(self.data))
+    shape = property(lambda self: tuple(self.array.shape))
+    ndim = property(lambda self: self.array.ndim)
+    dtype = property(lambda self: self.array.dtype)
+    device = property(lambda self: backend.device_of(self.array))
+    is_cuda = property(lambda self: backend.is_cupy_array(self.array))
     is_leaf = property(lambda self: self._node is None)
     grad_fn = property(lambda self: self._node)
 
@@ -71,9 +118,9 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        if flag and self.data.dtype.kind not in "fc":
+        if flag and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"requires_grad: only floating point tensors can require gradients, "
-                               f"got dtype {self.data.dtype}")
+                               f"got dtype {self.array.dtype}")
         if not flag and self._node is not None:
             raise RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; "
                                "use detach() to cut a computed tensor from the graph")
@@ -83,7 +130,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self):
         return self.ndim
@@ -100,23 +147,38 @@ class Tensor:
     # ----- conversion -----
     def numpy(self):
         """The values as a NumPy array (copied from the GPU if needed)."""
-        return backend.to_device(self.data, "cpu")
+        return backend.to_device(self.array, "cpu")
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): expected a tensor with one element, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        """`np.asarray(t)`: the values as a NumPy array (a copy only from the GPU or to cast)."""
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
 
     def clone(self):
         """A copy of the data that stays in the graph: change the copy in place, not a saved tensor."""
         return ops.Clone.apply(self)
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same array, cut from the graph; like torch, it shares the version counter."""
+        return self._view()
+
+    def contiguous(self):
+        """self if the array is C-contiguous, else a contiguous copy (in the graph)."""
+        return self if self.array.flags.c_contiguous else self.clone()
 
     def to(self, target=None, dtype=None):
         """Move to a device ("cpu"/"cuda"/"auto") and/or cast to a dtype; differentiable."""
@@ -140,6 +202,27 @@ class Tensor:
 
     def double(self):
         return self.to(np.float64)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def type(self, dtype=None):
+        """Without an argument the type's name ("minigan.FloatTensor"); else `to(dtype)`.
+
+        dtype: a NumPy dtype or name ("float32"), or torch's names ("torch.FloatTensor").
+        """
+        if dtype is None:
+            return "minigan." + _TYPE_NAMES.get(self.dtype, str(self.dtype))
+        if isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = names[dtype.split(".")[-1]]
+        return self.to(np.dtype(dtype))
 
     # ----- autograd -----
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -165,35 +248,6 @@ class Tensor:
     def requires_grad_(self, flag=True):
         self.requires_grad = flag
         return self
-
-    # ----- in place (no graph; used by optimizers and init) -----
-    def _check_inplace(self, name):
-        if self.requires_grad and self.is_leaf and is_grad_enabled():
-            raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be changed in place "
-                               f"outside mg.no_grad()")
-        self._version += 1
-
-    def zero_(self):
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
-
-    def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data[...] = value
-        return self
-
-    def copy_(self, src):
-        self._check_inplace("copy_")
-        src = _as_array(src, device=self.device)
-        if tuple(src.shape) != self.shape:
-            raise ValueError(f"copy_: src has shape {tuple(src.shape)}, expected {self.shape}")
-        self.data[...] = src
-        return self
-
-    def __setitem__(self, index, value):
-        self._check_inplace("__setitem__")
-        self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
 
     # ----- arithmetic (ops.py) -----
     def _other(self, other):
@@ -250,7 +304,7 @@ class Tensor:
 
     # ----- comparisons: plain boolean tensors, no graph -----
     def _compare(self, other, fn):
-        return Tensor(fn(self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor(fn(self.array, other.array if isinstance(other, Tensor) else other))
 
     def __lt__(self, other):
         return self._compare(other, lambda a, b: a < b)
@@ -307,17 +361,71 @@ class Tensor:
     def amax(self, dim=None, keepdim=False):
         return shape.Amax.apply(self, dim, keepdim)
 
+    def amin(self, dim=None, keepdim=False):
+        return -shape.Amax.apply(-self, dim, keepdim)
+
     def max(self, dim=None, keepdim=False):
-        """Without `dim`: the largest value. With `dim`: (values, indices), like torch.max."""
+        """Without `dim`: the largest value (ties share the gradient). With `dim`: a named tuple
+        (values, indices), the gradient going to the index picked, like torch.max. With a Tensor:
+        the elementwise maximum."""
+        if isinstance(dim, Tensor):
+            return ops.Where.apply(self.array >= dim.array, self, dim)
         if dim is None:
             return shape.Amax.apply(self, None, keepdim)
-        indices = self.data.argmax(axis=dim)
-        if keepdim:
-            indices = backend.get_array_module(self.data).expand_dims(indices, dim)
-        return shape.Amax.apply(self, dim, keepdim), Tensor(indices)
+        return self._pick(self.argmax(dim, keepdim=True), dim, keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        return shape.Var.apply(self, dim, keepdim, 1 if unbiased else 0)
+    def min(self, dim=None, keepdim=False):
+        """As `max`, for the smallest value."""
+        if isinstance(dim, Tensor):
+            return ops.Where.apply(self.array <= dim.array, self, dim)
+        if dim is None:
+            return self.amin(None, keepdim)
+        return self._pick(self.argmin(dim, keepdim=True), dim, keepdim)
+
+    def _pick(self, indices, dim, keepdim):
+        """(values, indices): self's values at `indices` (keepdim-shaped) along `dim`."""
+        dim = dim % self.ndim
+        xp = backend.get_array_module(self.array)
+        grid = list(xp.indices(indices.shape, sparse=True))      # an open grid over the kept dims
+        grid[dim] = indices.array
+        values = self[tuple(grid)]                               # GetItem: gradient to the pick
+        if not keepdim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return ValuesIndices(values, indices)
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the largest value along `dim` (of the flattened tensor when dim is None)."""
+        return self._arg("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return self._arg("argmin", dim, keepdim)
+
+    def _arg(self, name, dim, keepdim):
+        array = self.array
+        if dim is None:
+            index = getattr(array.reshape(-1), name)()
+            return Tensor(index.reshape((1,) * self.ndim if keepdim else ()).astype(np.int64))
+        shape._axes(dim, self.ndim)                               # checks dim
+        index = getattr(array, name)(axis=dim)
+        if keepdim:
+            index = backend.get_array_module(array).expand_dims(index, dim)
+        return Tensor(index.astype(np.int64))
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Variance over `dim`: sum((x - mean)^2) / (n - correction); correction 1 (unbiased, the
+        default, as torch) or 0 (unbiased=False)."""
+        return shape.Var.apply(self, dim, keepdim, _correction(unbiased, correction))
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Standard deviation: var(...).sqrt(), unbiased by default like torch."""
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def masked_fill(self, mask, value):
+        """`value` where the boolean `mask` (broadcastable) is True, self elsewhere."""
+        mask = mask.array if isinstance(mask, Tensor) else mask
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+        return ops.Where.apply(mask, value, self)
 
     # ----- shape (shape.py) -----
     def reshape(self, *shape_):
@@ -362,14 +470,23 @@ class Tensor:
         return shape.GetItem.apply(self, _unwrap_index(index))
 
 
+def _correction(unbiased, correction):
+    """The divisor's correction from torch's two spellings: unbiased=True/False or correction=k."""
+    if unbiased is not None and correction is not None:
+        raise ValueError("var/std: give either unbiased or correction, not both")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
 def _initial_grad(output, gradient, fn):
     """The gradient to start from: ones for a scalar, or `gradient` checked against the output."""
-    xp = backend.get_array_module(output.data)
+    xp = backend.get_array_module(output.array)
     if gradient is None:
-        if output.data.size != 1:
+        if output.array.size != 1:
             raise RuntimeError(f"{fn}: grad can be implicitly created only for a scalar output, got "
                                f"shape {output.shape}; pass the gradient explicitly")
-        return Tensor(xp.ones_like(output.data))
+        return Tensor(xp.ones_like(output.array))
     grad = gradient if isinstance(gradient, Tensor) else \
         Tensor(_as_array(gradient, dtype=output.dtype, device=output.device))
     if grad.shape != output.shape:
@@ -379,9 +496,9 @@ def _initial_grad(output, gradient, fn):
 
 def _unwrap_index(index):
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     return index
 
 

@@ -74,7 +74,7 @@ class CGAN(GAN):
     def wrong_labels(self, labels):
         """A different label for every entry of ``labels`` (B,), uniformly among the others."""
         shift = autograd.randint(1, self.n_classes, (labels.shape[0],), device=self.device)
-        return autograd.Tensor((labels.data + shift.data) % self.n_classes)
+        return autograd.Tensor((labels.array + shift.array) % self.n_classes)
 
     def discriminate(self, x, labels):
         """D's scores for samples x (B, ...) with their labels (B,), after instance noise."""
@@ -90,7 +90,7 @@ class CGAN(GAN):
             raise ValueError(f"CGAN: labels must be an int Tensor of shape ({batch},), got "
                              f"{labels.dtype} of shape {labels.shape}")
         if labels.device == "cpu" and batch:
-            lo, hi = int(labels.data.min()), int(labels.data.max())
+            lo, hi = int(labels.array.min()), int(labels.array.max())
             if lo < 0 or hi >= self.n_classes:
                 raise ValueError(f"CGAN: labels must lie in [0, {self.n_classes}), got values in "
                                  f"[{lo}, {hi}]")

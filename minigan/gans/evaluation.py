@@ -63,8 +63,8 @@ def cross_entropy(logits, labels):
     """Mean softmax cross-entropy: logits (B, K) Tensor, labels (B,) int Tensor -> scalar Tensor."""
     shifted = logits - logits.detach().amax(dim=1, keepdim=True)          # (B, K), max 0 per row
     log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()    # log softmax
-    xp = backend.get_array_module(logits.data)
-    one_hot = xp.eye(logits.shape[1], dtype=logits.dtype)[labels.data]    # (B, K)
+    xp = backend.get_array_module(logits.array)
+    one_hot = xp.eye(logits.shape[1], dtype=logits.dtype)[labels.array]    # (B, K)
     return -(log_probs * Tensor(one_hot)).sum(dim=1).mean()
 
 
@@ -75,7 +75,7 @@ def _model_device(model):
 def _batches(model, images, batch_size, fn):
     """Apply ``fn(model, x)`` to ``images`` (N, C, H, W) in batches, eval mode, no graph; returns
     the results stacked as one NumPy array (N, ...)."""
-    data = images.data if isinstance(images, Tensor) else images
+    data = images.array if isinstance(images, Tensor) else images
     device = _model_device(model)
     was_training = model.training
     model.eval()
@@ -92,7 +92,7 @@ def _batches(model, images, batch_size, fn):
 
 def _gray(images, channels):
     """RGB images -> grey (channel mean) when the classifier reads one channel."""
-    data = images.data if isinstance(images, Tensor) else images
+    data = images.array if isinstance(images, Tensor) else images
     if data.shape[1] == channels:
         return data
     if channels == 1 and data.shape[1] == 3:

@@ -227,8 +227,8 @@ class GAN:
         """ema <- decay * ema + (1 - decay) * G, for parameters; buffers (BN statistics) copied."""
         with no_grad():
             for ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                ema.data *= self.ema_decay
-                ema.data += (1.0 - self.ema_decay) * p.data
+                ema.array *= self.ema_decay
+                ema.array += (1.0 - self.ema_decay) * p.array
             ema_state = self.G_ema.state_dict()
             params = {name for name, _ in self.G_ema.named_parameters()}
             buffers = {k: v for k, v in self.G.state_dict().items() if k not in params}

@@ -47,7 +47,7 @@ class ImagePool:
 
         The result carries no graph (pool images are history, not something to backpropagate into).
         """
-        data = images.data if isinstance(images, Tensor) else images
+        data = images.array if isinstance(images, Tensor) else images
         if data.ndim != 4:
             raise ValueError(f"ImagePool.query: expected a (B, C, H, W) batch, got shape "
                              f"{tuple(data.shape)}")

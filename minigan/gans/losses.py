@@ -201,6 +201,6 @@ def clip_weights_(module, value=0.01):
     module."""
     with autograd.no_grad():
         for p in module.parameters():
-            p.data.clip(-value, value, out=p.data)
+            p.array.clip(-value, value, out=p.array)
             p._version += 1
     return module

@@ -145,7 +145,7 @@ def _per_image_batch_stats(G, a):
     the running statistics are restored afterwards."""
     norms = [m for m in G.modules() if isinstance(m, BatchNorm2d) and m.track_running_stats]
     buffers = [(m.running_mean, m.running_var, m.num_batches_tracked) for m in norms]
-    saved = [[b.data.copy() for b in group] for group in buffers]
+    saved = [[b.array.copy() for b in group] for group in buffers]
     G.train()
     for m in G.modules():
         if isinstance(m, Dropout):
@@ -155,4 +155,4 @@ def _per_image_batch_stats(G, a):
     finally:
         for group, arrays in zip(buffers, saved):
             for buffer, array in zip(group, arrays):
-                buffer.data[...] = array
+                buffer.array[...] = array

@@ -81,7 +81,7 @@ def penalty_term(D, real, fake, lambda_gp):
 
 def _host(images):
     """Tensor or array in [-1, 1] -> float64 NumPy array on the [0, 1] scale."""
-    data = images.data if isinstance(images, Tensor) else images
+    data = images.array if isinstance(images, Tensor) else images
     return (backend.to_device(data, "cpu").astype(np.float64) + 1.0) / 2.0
 
 
@@ -102,7 +102,7 @@ def translate_batches(translate, inputs, batch_size=16):
     outs = []
     with no_grad():
         for i in range(0, len(inputs), batch_size):
-            outs.append(backend.to_device(translate(tensor(inputs[i:i + batch_size])).data, "cpu"))
+            outs.append(backend.to_device(translate(tensor(inputs[i:i + batch_size])).array, "cpu"))
     return np.concatenate(outs)
 
 

@@ -34,7 +34,7 @@ def _check_labels(labels, batch, n_classes, name):
     sync in every forward. Labels there come from a host batch (checked before it moved) or from
     randint, and an index out of range would not raise anyway: CuPy wraps it around.
     """
-    data = labels.data if isinstance(labels, autograd.Tensor) else None
+    data = labels.array if isinstance(labels, autograd.Tensor) else None
     if data is None or data.dtype.kind not in "iu" or tuple(data.shape) != (batch,):
         got = f"{labels.dtype} of shape {labels.shape}" if data is not None else type(labels).__name__
         raise ValueError(f"{name}: labels must be an int Tensor of shape ({batch},), got {got}")

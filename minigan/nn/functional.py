@@ -63,7 +63,7 @@ def linear(input, weight, bias=None):
 
 def embedding(input, weight):
     """Rows of `weight` (num_embeddings, dim) picked by integer `input` (any shape)."""
-    index = input.data if isinstance(input, Tensor) else input
+    index = input.array if isinstance(input, Tensor) else input
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: input must hold integer indices, got dtype {index.dtype}")
     return weight[index]
@@ -303,7 +303,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_reduction(reduction, fn)
     _check_target(fn, input, target, weight)
     if input.device == "cpu":
-        lo, hi = float(input.data.min()), float(input.data.max())
+        lo, hi = float(input.array.min()), float(input.array.max())
         if lo < 0 or hi > 1:
             raise ValueError(f"{fn}: all elements of input should be between 0 and 1, got values in "
                              f"[{lo:.4g}, {hi:.4g}]")

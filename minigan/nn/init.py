@@ -62,7 +62,7 @@ def _fan(tensor, mode):
 
 def _fill(tensor, values):
     """Write host `values` (float64) into `tensor` in place: no graph, its device and dtype."""
-    tensor.data[...] = backend.to_device(values.astype(tensor.dtype, copy=False), tensor.device)
+    tensor.array[...] = backend.to_device(values.astype(tensor.dtype, copy=False), tensor.device)
     return tensor
 
 
@@ -82,7 +82,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 def constant_(tensor, val):
     """Fill with `val`."""
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 

@@ -80,13 +80,13 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, input):
         out = F.embedding(input, self.weight)
         if self.padding_idx is None:
             return out
-        index = getattr(input, "data", input)
+        index = getattr(input, "array", input)
         keep = (index != self.padding_idx)[..., None].astype(out.dtype)  # (*, 1): cuts the gradient
         return out * keep
 

@@ -36,14 +36,14 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
     def __deepcopy__(self, memo):
-        copy = Parameter(self.data.copy(), requires_grad=self.requires_grad)
+        copy = Parameter(self.array.copy(), requires_grad=self.requires_grad)
         memo[id(self)] = copy
         return copy
 
@@ -54,7 +54,7 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 def _as_array(value, key):
     """The array behind a state_dict value: a Tensor, NumPy/CuPy array, torch tensor or number."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch tensor (torch not imported)
         return value.detach().cpu().numpy()
     if hasattr(value, "shape") and hasattr(value, "dtype"):
@@ -278,13 +278,13 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad.data[...] = 0
+                param.grad.array[...] = 0
 
     def to(self, *args, device=None, dtype=None):
         """Move parameters and buffers to a device and/or cast floating ones to a dtype, in place.
 
         `to("cuda")`, `to(mg.float64)`, `to("cpu", mg.float32)`. The Parameter objects stay the same
-        (only their `.data` is replaced), so an optimizer built before the move still holds them.
+        (only their `.array` is replaced), so an optimizer built before the move still holds them.
         Returns self.
         """
         for arg in args:
@@ -306,9 +306,9 @@ class Module:
             return array
 
         for tensor in list(self.parameters()) + list(self.buffers()):
-            tensor.data = convert(tensor.data)
+            tensor.array = convert(tensor.array)
             if tensor.grad is not None:
-                tensor.grad.data = convert(tensor.grad.data)
+                tensor.grad.array = convert(tensor.grad.array)
         return self
 
     def cpu(self):
@@ -383,7 +383,7 @@ class Module:
                                + "\n\t".join(errors))
         for key, array in arrays.items():
             target = own[key]
-            target.data[...] = backend.to_device(array, target.device).astype(target.dtype,
+            target.array[...] = backend.to_device(array, target.device).astype(target.dtype,
                                                                              copy=False)
         return IncompatibleKeys(missing, unexpected)
 

@@ -79,7 +79,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -92,7 +92,7 @@ class Optimizer:
 
     def _scratch_like(self, p):
         """A work array shaped like parameter `p`'s, allocated once and reused every step."""
-        array = p.data
+        array = p.array
         buf = self._scratch.get(id(p))
         if buf is None or buf.shape != array.shape or buf.dtype != array.dtype \
                 or type(buf) is not type(array):
@@ -158,7 +158,7 @@ class Optimizer:
 
     def _restore(self, value, param, key):
         """A saved state value for `param`: arrays copied onto its device (floats in its dtype)."""
-        value = value.data if isinstance(value, Tensor) else value
+        value = value.array if isinstance(value, Tensor) else value
         if key == "step":
             return int(np.asarray(backend.to_device(value, "cpu")) if hasattr(value, "shape")
                        else value)
@@ -205,7 +205,7 @@ class SGD(Optimizer):
                 if p.grad is None:
                     continue
                 p._version += 1       # updated in place: a graph that saved p can no longer backward
-                param, grad = p.data, p.grad.data
+                param, grad = p.array, p.grad.array
                 if weight_decay:
                     grad = grad + weight_decay * param
                 if momentum:
@@ -242,10 +242,10 @@ class Adam(Optimizer):
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
     def _init_state(self, p, amsgrad):
-        xp = backend.get_array_module(p.data)
-        state = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
+        xp = backend.get_array_module(p.array)
+        state = {"step": 0, "exp_avg": xp.zeros_like(p.array), "exp_avg_sq": xp.zeros_like(p.array)}
         if amsgrad:
-            state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+            state["max_exp_avg_sq"] = xp.zeros_like(p.array)
         self.state[p] = state
         return state
 
@@ -265,7 +265,7 @@ class Adam(Optimizer):
 
     def _update(self, p, state, lr, beta1, beta2, eps, weight_decay, amsgrad):
         """In-place Adam step on one parameter; `work` is the only scratch array."""
-        param, grad = p.data, p.grad.data
+        param, grad = p.array, p.grad.array
         xp = backend.get_array_module(param)
         exp_avg = self._state_array(state, "exp_avg", param)
         exp_avg_sq = self._state_array(state, "exp_avg_sq", param)
@@ -317,12 +317,12 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered))
 
     def _init_state(self, p, momentum, centered):
-        xp = backend.get_array_module(p.data)
-        state = {"step": 0, "square_avg": xp.zeros_like(p.data)}
+        xp = backend.get_array_module(p.array)
+        state = {"step": 0, "square_avg": xp.zeros_like(p.array)}
         if momentum > 0:
-            state["momentum_buffer"] = xp.zeros_like(p.data)
+            state["momentum_buffer"] = xp.zeros_like(p.array)
         if centered:
-            state["grad_avg"] = xp.zeros_like(p.data)
+            state["grad_avg"] = xp.zeros_like(p.array)
         self.state[p] = state
         return state
 
@@ -342,7 +342,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, state, lr, alpha, eps, weight_decay, momentum, centered):
         """In-place RMSprop step on one parameter; `work` is the only scratch array."""
-        param, grad = p.data, p.grad.data
+        param, grad = p.array, p.grad.array
         xp = backend.get_array_module(param)
         square_avg = self._state_array(state, "square_avg", param)
         work = self._scratch_like(p)

@@ -279,7 +279,7 @@ def test_inplace_change_of_a_saved_tensor_names_the_op():
 def test_clone_copies_and_passes_gradients():
     x = mg.tensor([1.0, 2, 3], requires_grad=True)
     y = x.clone()
-    assert y.data is not x.data and np.shares_memory(y.data, x.data) is False
+    assert y.array is not x.array and np.shares_memory(y.array, x.array) is False
     (y * y).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0, 6.0])
 

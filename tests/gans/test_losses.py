@@ -145,11 +145,11 @@ def test_wasserstein_losses_are_the_critic_difference():
 def test_clip_weights_clamps_every_parameter_in_place():
     mg.manual_seed(0)
     D = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.LeakyReLU(0.2), nn.Linear(4, 1))
-    arrays = [p.data for p in D.parameters()]
+    arrays = [p.array for p in D.parameters()]
     before = [a.copy() for a in arrays]
     assert clip_weights_(D, 0.05) is D
     for array, old, p in zip(arrays, before, D.parameters()):
-        assert p.data is array                                       # the same arrays, changed
+        assert p.array is array                                       # the same arrays, changed
         np.testing.assert_array_equal(array, np.clip(old, -0.05, 0.05))
         assert p.requires_grad and p.grad is None
     assert np.abs(D[1].weight.numpy()).max() == pytest.approx(0.05)  # BN scales (1) clipped too

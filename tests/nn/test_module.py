@@ -179,17 +179,17 @@ def test_state_dict_values_are_detached_and_share_memory():
     state = net.state_dict()
     assert not any(v.requires_grad for v in state.values())
     assert not isinstance(state["0.weight"], nn.Parameter)
-    assert state["0.weight"].data is net[0].weight.data      # like torch: no copy
+    assert state["0.weight"].array is net[0].weight.array      # like torch: no copy
     assert net.state_dict(keep_vars=True)["0.weight"] is net[0].weight
 
 
 def test_load_state_dict_accepts_numpy_and_casts_into_existing_arrays():
     net = mlp()
-    weight_array = net[0].weight.data
+    weight_array = net[0].weight.array
     state = {k: v.numpy().astype(np.float64) if v.dtype.kind == "f" else v.numpy()
              for k, v in mlp(seed=5).state_dict().items()}
     net.load_state_dict(state)
-    assert net[0].weight.data is weight_array                # copied in place
+    assert net[0].weight.array is weight_array                # copied in place
     assert net[0].weight.dtype == np.float32
     np.testing.assert_allclose(net[0].weight.numpy(), state["0.weight"], rtol=1e-7)
 

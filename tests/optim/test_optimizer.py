@@ -136,7 +136,7 @@ def test_parameters_without_grad_are_skipped_and_zero_grad():
 
 def test_step_updates_arrays_in_place_and_closure():
     p = nn.Parameter(mg.tensor([1.0, -2.0]))
-    array = p.data
+    array = p.array
     opt = optim.SGD([p], lr=0.5, momentum=0.5)
 
     def closure():
@@ -145,7 +145,7 @@ def test_step_updates_arrays_in_place_and_closure():
         loss.backward()
         return loss
     assert opt.step(closure).item() == pytest.approx(5.0)
-    assert p.data is array                       # updated in place: no new array, no graph
+    assert p.array is array                       # updated in place: no new array, no graph
     np.testing.assert_allclose(p.numpy(), [0.0, 0.0])
     assert p.is_leaf
 
