@@ -17,6 +17,8 @@ from .autograd import (Function, Tensor, cat, enable_grad, full, no_grad, ones, 
                        randint, randn, set_grad_enabled, stack, tensor, where, zeros, zeros_like)
 from .random import manual_seed
 from . import nn, optim  # noqa: E402  (mg.nn, mg.optim like torch.nn, torch.optim)
+from .serialization import load, save  # noqa: E402  (mg.save / mg.load, as safetensors)
+from . import utils  # noqa: E402  (mg.utils.data, mg.utils.save_image, like torch.utils)
 
 float32, float64, int64 = np.float32, np.float64, np.int64
 __version__ = "0.1.0"

@@ -1,38 +1,43 @@
-"""Files: checkpoints (.npz without pickle), image grids (PNG via Pillow), and plots (matplotlib).
+"""Files: checkpoints (safetensors, see ``minigan.serialization``), image grids (PNG via Pillow),
+and plots (matplotlib).
 
 Every writer is atomic: it writes a temporary file in the target's folder, flushes and fsyncs it,
 then ``os.replace``s it over the target, so a crash or a full disk never leaves a half-written file
-where a good one was.
+where a good one was. A temporary file left by a killed writer is removed by the next write to the
+same target.
 
 A checkpoint is any nested structure of dicts, lists and tuples whose leaves are arrays (NumPy,
 CuPy, or minigan Tensors), numbers, strings, booleans or None: model and optimizer state dicts,
-scheduler state, random-generator state, an image pool. Arrays go into the .npz under their
-flattened key path (``"G/0.weight"``); everything else goes, as JSON, into one entry
-(``__meta__``) that also records the structure. Loading never unpickles anything
-(``allow_pickle=False``).
+scheduler state, random-generator state, an image pool. It is one safetensors file: arrays under
+their key path (``"G/0.weight"``), everything else as JSON in the file's metadata. Loading never
+unpickles anything; the ``.npz`` checkpoints of minigan 0.1 still load.
 
-    >>> save_checkpoint("run/checkpoint.npz", {"G": G.state_dict(), "step": 1200})
-    >>> state = load_checkpoint("run/checkpoint.npz")     # arrays come back as NumPy arrays
+    >>> save_checkpoint("run/checkpoint.safetensors", {"G": G.state_dict(), "step": 1200})
+    >>> state = load_checkpoint("run/checkpoint.safetensors")  # arrays come back as NumPy arrays
     >>> G.load_state_dict(state["G"])
 """
 import contextlib
+import glob
 import json
 import os
 import tempfile
-import zipfile
 
 import numpy as np
 
-from . import backend
+from . import serialization
+from .serialization import CheckpointError, as_numpy
 
-FORMAT = "minigan-checkpoint"
-VERSION = 1
-_META = "__meta__"
-_TAGS = ("__array__", "__tuple__", "__items__")  # JSON objects with these keys encode structure
+CHECKPOINT_NAME = "checkpoint.safetensors"
+LEGACY_CHECKPOINT_NAME = "checkpoint.npz"   # what minigan 0.1 wrote; still read
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file exists but cannot be read: truncated, corrupt, or not a checkpoint."""
+def checkpoint_path(out_dir):
+    """The checkpoint of the run in ``out_dir``: ``checkpoint.safetensors``, or a minigan 0.1
+    ``checkpoint.npz`` when only that one exists (so an old run resumes; the next save writes the
+    new name)."""
+    path = os.path.join(os.fspath(out_dir), CHECKPOINT_NAME)
+    legacy = os.path.join(os.fspath(out_dir), LEGACY_CHECKPOINT_NAME)
+    return legacy if not os.path.exists(path) and os.path.isfile(legacy) else path
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -48,7 +53,9 @@ def atomic_write(path, mode="wb"):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    prefix = "." + os.path.basename(path) + "."
+    _remove_stale_temps(folder, prefix)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     try:
         os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, mode) as f:
@@ -61,6 +68,13 @@ def atomic_write(path, mode="wb"):
             os.remove(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _remove_stale_temps(folder, prefix):
+    """Delete temporary files an earlier, killed write to the same target left behind."""
+    for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        with contextlib.suppress(OSError):
+            os.remove(stale)
 
 
 def _file_mode(path):
@@ -91,162 +105,45 @@ def save_json(path, obj):
 
 
 # ---------------------------------------------------------------- checkpoints
-def _as_numpy(value):
-    """An ndarray for an array-like leaf (NumPy, CuPy, Tensor), else None."""
-    if isinstance(value, np.ndarray):
-        return value
-    if backend.is_cupy_array(value):
-        return backend.to_device(value, "cpu")
-    data = getattr(value, "data", None)  # a Tensor (or Parameter): its array
-    if data is not None and hasattr(data, "shape") and hasattr(data, "dtype"):
-        return backend.to_device(data, "cpu")
-    return None
-
-
-def _to_numpy(value):
-    array = _as_numpy(value)
-    return np.asarray(value) if array is None else array
-
-
-def _encode(value, key, arrays):
-    """JSON-able tree for ``value``; arrays are moved into ``arrays`` under their key path."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, float, np.bool_, np.integer, np.floating)):
-        return value.item() if isinstance(value, np.generic) else value
-    array = _as_numpy(value)
-    if array is not None:
-        if array.dtype.hasobject:
-            raise TypeError(f"save_checkpoint: {key or 'the object'} is an object array, which "
-                            f"needs pickle; store numbers, strings or nested dicts instead")
-        name, n = key or "array", 1
-        while name in arrays:  # keys containing "/" can collide with nested paths
-            name, n = f"{key}~{n}", n + 1
-        arrays[name] = array
-        return {"__array__": name}
-    if isinstance(value, (list, tuple)):
-        items = [_encode(v, f"{key}/{i}" if key else str(i), arrays) for i, v in enumerate(value)]
-        return {"__tuple__": items} if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        plain = all(isinstance(k, str) for k in value) and not any(t in value for t in _TAGS)
-        if plain:
-            return {k: _encode(v, f"{key}/{k}" if key else k, arrays) for k, v in value.items()}
-        return {"__items__": [[_encode(k, f"{key}/key", {}), _encode(v, f"{key}/{k}" if key else
-                                                                      str(k), arrays)]
-                              for k, v in value.items()]}
-    raise TypeError(f"save_checkpoint: cannot store {key or 'the object'} of type "
-                    f"{type(value).__name__}; expected arrays, numbers, strings, None, or "
-                    f"dicts/lists/tuples of them")
-
-
-def _decode(node, arrays):
-    """Inverse of ``_encode``."""
-    if isinstance(node, list):
-        return [_decode(v, arrays) for v in node]
-    if not isinstance(node, dict):
-        return node
-    if "__array__" in node:
-        return arrays[node["__array__"]]
-    if "__tuple__" in node:
-        return tuple(_decode(v, arrays) for v in node["__tuple__"])
-    if "__items__" in node:
-        return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in node["__items__"]}
-    return {k: _decode(v, arrays) for k, v in node.items()}
-
-
-def _hashable(key):
-    return tuple(key) if isinstance(key, list) else key
-
-
 def save_checkpoint(path, obj):
     """Write ``obj`` (nested dicts of arrays, numbers, strings: see the module docstring) to a file.
 
     Atomic: a failed write leaves any earlier file at ``path`` untouched. Tensors and CuPy arrays
     are copied to the host. Raises TypeError, naming the key, for a value that would need pickle.
     """
-    arrays = {}
-    tree = _encode(obj, "", arrays)
-    meta = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
-    if _META in arrays:
-        raise ValueError(f"save_checkpoint: the key {_META!r} is reserved")
-    arrays[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
+    data = serialization.to_bytes(obj, "save_checkpoint")
     with atomic_write(path) as f:
-        np.savez(f, **arrays)
+        f.write(data)
 
 
 def load_checkpoint(path):
-    """Read a checkpoint written by ``save_checkpoint``; arrays come back as NumPy arrays.
+    """Read a checkpoint written by ``save_checkpoint`` (or an 0.1 ``.npz`` one); arrays come back
+    as NumPy arrays.
 
     Raises FileNotFoundError for a missing file and ``CheckpointError`` (naming the file) for one
-    that is truncated, corrupt, or not a minigan checkpoint.
+    that is truncated, corrupt, oversized in what it declares, or not a minigan checkpoint.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        raise CheckpointError(f"load_checkpoint: {path!r} is truncated or corrupt and cannot be "
-                              f"read ({type(e).__name__}: {e})") from e
-    if _META not in arrays:
-        raise CheckpointError(f"load_checkpoint: {path!r} is an .npz file but not a minigan "
-                              f"checkpoint (no {_META!r} entry)")
-    header = arrays.pop(_META)
-    try:
-        if not isinstance(header, np.ndarray) or header.dtype != np.uint8 or header.ndim != 1:
-            raise ValueError("the header is not a byte array")
-        meta = json.loads(header.tobytes().decode("utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format is {meta.get('format')!r}")
-        if meta.get("version") != VERSION:
-            raise ValueError(f"version {meta.get('version')!r}, this minigan reads {VERSION}")
-        return _decode(meta["tree"], arrays)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"load_checkpoint: {path!r} has an unreadable header: {e}") from e
+    return serialization.read_file(path, "load_checkpoint")
 
 
 # ---------------------------------------------------------------- images
-def make_grid(images, nrow=8, padding=2, pad_value=0.0):
-    """Tile images into one, like torchvision's make_grid.
-
-    images: (N, C, H, W) array or Tensor, C in {1, 3}. Returns (C, rows*(H+p)+p, nrow*(W+p)+p)
-    NumPy float array with ``pad_value`` between tiles.
-    """
-    array = _to_numpy(images)
-    if array.ndim != 4 or array.shape[1] not in (1, 3) or array.shape[0] == 0:
-        raise ValueError(f"make_grid: images must have shape (N, C, H, W) with N >= 1 and C in "
-                         f"(1, 3), got {array.shape}")
-    if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) or nrow < 1:
-        raise ValueError(f"make_grid: nrow must be a positive int, got {nrow!r}")
-    n, c, h, w = array.shape
-    cols = min(nrow, n)
-    rows = -(-n // cols)
-    grid = np.full((c, rows * (h + padding) + padding, cols * (w + padding) + padding), pad_value,
-                   dtype=np.float32)
-    for i in range(n):
-        top = padding + (i // cols) * (h + padding)
-        left = padding + (i % cols) * (w + padding)
-        grid[:, top:top + h, left:left + w] = array[i]
-    return grid
+def _to_numpy(value):
+    array = as_numpy(value)
+    return np.asarray(value) if array is None else array
 
 
 def save_image_grid(path, images, nrow=8, padding=2, value_range=(-1.0, 1.0)):
     """Save (N, C, H, W) images with values in ``value_range`` (default [-1, 1]) as one PNG grid.
 
-    ``nrow`` images per row (torchvision's convention). Values outside the range are clipped.
-    Atomic, like every writer here.
+    ``nrow`` images per row (torchvision's convention). Values outside the range are clipped; the
+    padding is black. Atomic. The same as ``minigan.utils.save_image(images, path, nrow, padding,
+    normalize=True, value_range=value_range)``, the one grid implementation.
 
         >>> save_image_grid("out/samples_epoch3.png", G(z), nrow=8)
     """
-    from PIL import Image
-    lo, hi = value_range
-    grid = make_grid(images, nrow, padding, pad_value=lo)                  # (C, H', W')
-    pixels = np.clip((grid - lo) / (hi - lo), 0.0, 1.0)
-    pixels = np.round(pixels * 255).astype(np.uint8).transpose(1, 2, 0)   # (H', W', C)
-    image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-    with atomic_write(path) as f:
-        image.save(f, format="PNG")
+    from .utils.image import save_image
+    save_image(images, path, nrow=nrow, padding=padding, normalize=True,
+               value_range=tuple(value_range), format="PNG")
 
 
 # ---------------------------------------------------------------- plots

@@ -4,6 +4,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import safetensors.numpy
 from PIL import Image
 
 import minigan as mg
@@ -58,12 +59,12 @@ def test_checkpoint_round_trip(tmp_path):
     mg.random.set_state(back["rng"])          # the generator state is usable as is
 
 
-def test_checkpoint_is_plain_npz_with_readable_keys(tmp_path):
-    path = tmp_path / "ck.npz"
+def test_checkpoint_is_safetensors_with_readable_keys(tmp_path):
+    path = tmp_path / "ck.safetensors"
     io.save_checkpoint(path, _state())
-    with np.load(path, allow_pickle=False) as npz:     # no pickle anywhere
-        assert "G/0.weight" in npz.files and "opt/state/0/exp_avg" in npz.files
-        assert npz["G/0.weight"].shape == (4, 2)
+    arrays = safetensors.numpy.load_file(path)          # a plain safetensors file, no pickle
+    assert "G/0.weight" in arrays and "opt/state/0/exp_avg" in arrays
+    assert arrays["G/0.weight"].shape == (4, 2)
 
 
 def test_refuses_what_needs_pickle(tmp_path):
@@ -75,25 +76,25 @@ def test_refuses_what_needs_pickle(tmp_path):
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
-    path = tmp_path / "ck.npz"
+    path = tmp_path / "ck.safetensors"
     io.save_checkpoint(path, {"step": 1, "w": np.ones(3)})
     before = path.read_bytes()
 
-    def failing_savez(f, **arrays):           # writes half a file, then the disk "fills up"
-        f.write(b"PK\x03\x04 partial")
+    def full_disk(fd):                        # the file is written, then the disk "fills up"
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(io.np, "savez", failing_savez)
+    monkeypatch.setattr(io.os, "fsync", full_disk)
     with pytest.raises(OSError, match="No space"):
         io.save_checkpoint(path, {"step": 2, "w": np.zeros(3)})
+    monkeypatch.undo()
     assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["ck.npz"]  # the temporary file is gone
+    assert os.listdir(tmp_path) == ["ck.safetensors"]  # the temporary file is gone
     assert io.load_checkpoint(path)["step"] == 1
 
 
 def test_interrupted_write_is_atomic_too(tmp_path, monkeypatch):
     """Even a KeyboardInterrupt in the middle of a write leaves the target untouched."""
-    path = tmp_path / "ck.npz"
+    path = tmp_path / "ck.safetensors"
     io.save_checkpoint(path, {"step": 1})
 
     def interrupted(*args, **kwargs):
@@ -104,7 +105,7 @@ def test_interrupted_write_is_atomic_too(tmp_path, monkeypatch):
         io.save_checkpoint(path, {"step": 2})
     monkeypatch.undo()
     assert io.load_checkpoint(path)["step"] == 1
-    assert os.listdir(tmp_path) == ["ck.npz"]
+    assert os.listdir(tmp_path) == ["ck.safetensors"]
 
 
 def test_missing_file_error_names_it(tmp_path):
@@ -114,7 +115,7 @@ def test_missing_file_error_names_it(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "flip"])
 def test_corrupt_file_error_names_it(tmp_path, damage):
-    path = tmp_path / "ck.npz"
+    path = tmp_path / "ck.safetensors"
     io.save_checkpoint(path, {"w": np.arange(1000.0), "step": 3})
     data = path.read_bytes()
     if damage == "truncate":
@@ -123,10 +124,10 @@ def test_corrupt_file_error_names_it(tmp_path, damage):
         path.write_bytes(b"this is not a checkpoint" * 10)
     elif damage == "empty":
         path.write_bytes(b"")
-    else:  # corrupt the middle of the weight array: the zip CRC check catches it
-        mid = len(data) // 3
+    else:  # corrupt the weight array: the CRC-32 in the metadata catches it
+        mid = len(data) - 3000
         path.write_bytes(data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:])
-    with pytest.raises(io.CheckpointError, match="ck.npz"):
+    with pytest.raises(io.CheckpointError, match="ck.safetensors"):
         io.load_checkpoint(path)
 
 
@@ -160,8 +161,8 @@ def test_image_grid_grayscale_and_errors(tmp_path):
     image = Image.open(tmp_path / "g.png")
     assert image.mode == "L" and image.size == (3 * 7 + 2, 7 + 2)
     assert np.asarray(image)[3, 3] == 128                          # 0 in [-1, 1] -> mid grey
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\).*got \(3, 5, 5\)"):
-        io.save_image_grid(tmp_path / "bad.png", np.zeros((3, 5, 5)))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\).*got \(2, 3, 1, 5, 5\)"):
+        io.save_image_grid(tmp_path / "bad.png", np.zeros((2, 3, 1, 5, 5)))
     with pytest.raises(ValueError, match="nrow"):
         io.save_image_grid(tmp_path / "bad.png", np.zeros((3, 1, 5, 5)), nrow=0)
 

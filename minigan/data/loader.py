@@ -10,13 +10,23 @@ Determinism contract (same seed -> same batches, on every run):
   restore it, so a trainer that resumes at an epoch boundary sees the very batches it would have
   seen. To resume inside an epoch, ``iterate(start=k)`` serves that epoch from its batch ``k`` on
   (the same batches as a full pass, without fetching the first k).
+- a torch-style dataset (only ``__getitem__``) gets the same generator through ``current_rng()``,
+  which random transforms called without an ``rng`` draw from (``minigan.vision.transforms``);
+- ``num_workers=N`` fetches and collates up to ``2 N`` batches ahead in N threads (Pillow's
+  decoding, resizing and NumPy's array work release the GIL); each batch is the same function of
+  (seed, epoch, batch index) either way, so the batches are the very same as with 0 workers.
+  Only a dataset that draws from a global generator (``random``, ``np.random``) itself loses that.
 """
 import math
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..autograd import tensor
+from ..autograd import Tensor, tensor
 from ..backend import parse_device
+from ..random import generator as global_generator
 
 _SAMPLE_STREAM = 1  # keeps [seed, epoch, index, 1] apart from the shuffle's [seed, epoch]
 
@@ -47,13 +57,16 @@ def check_index(index, length):
 
 
 class Dataset:
-    """Map-style dataset base class.
+    """Map-style dataset base class, in either of two forms.
 
-    Subclasses implement ``__len__`` and ``get(index, rng)``, which returns one sample: a tuple of
-    NumPy arrays and Python ints (images float32, (C, H, W), in [-1, 1]). ``rng`` is the sample's
-    generator (see ``sample_rng``) when the dataset sets ``needs_rng = True``, else None.
-    ``dataset[i]`` is ``get(i, sample_rng(0, 0, i))``: what a loader with seed 0 gives in epoch 0.
-    Any object with ``__len__`` and ``__getitem__`` also works with ``DataLoader``; it just gets no rng.
+    - torch's: implement ``__len__`` and ``__getitem__(index)``, returning one sample (a tuple,
+      dict, array, Tensor or number). Random transforms draw from ``current_rng()``, which the
+      loader sets to the sample's generator.
+    - minigan's: implement ``__len__`` and ``get(index, rng)``; ``rng`` is the sample's generator
+      (see ``sample_rng``) when the dataset sets ``needs_rng = True``, else None.
+      ``dataset[i]`` is ``get(i, sample_rng(0, 0, i))``: what a loader with seed 0 gives in epoch 0.
+
+    Any object with ``__len__`` and ``__getitem__`` also works with ``DataLoader``.
     """
 
     needs_rng = False
@@ -76,7 +89,7 @@ class Subset(Dataset):
         self.dataset = dataset
         n = len(dataset)
         self.indices = [check_index(i, n) for i in indices]
-        self.needs_rng = getattr(dataset, "needs_rng", False)
+        self.needs_rng = _needs_rng(dataset)
 
     def __len__(self):
         return len(self.indices)
@@ -85,17 +98,48 @@ class Subset(Dataset):
         return _fetch(self.dataset, self.indices[index], rng)
 
 
+_local = threading.local()
+
+
+def current_rng():
+    """The generator of the sample being fetched in this thread (set by the loader), else
+    minigan's global generator (``mg.manual_seed`` seeds it). Random transforms called without an
+    ``rng`` draw from this."""
+    rng = getattr(_local, "rng", None)
+    return rng if rng is not None else global_generator()
+
+
+def _uses_get(dataset):
+    """True for a ``Dataset`` in the ``get(index, rng)`` form (``get`` overridden)."""
+    return isinstance(dataset, Dataset) and type(dataset).get is not Dataset.get
+
+
+def _needs_rng(dataset):
+    """Whether samples need their own generator: as declared by the ``get`` form, always for the
+    ``__getitem__`` form (its transforms may draw from ``current_rng()``)."""
+    return bool(getattr(dataset, "needs_rng", False)) if _uses_get(dataset) else True
+
+
 def _fetch(dataset, index, rng):
-    """One sample; the rng reaches only datasets built on ``Dataset``."""
-    if isinstance(dataset, Dataset):
+    """One sample: ``get(index, rng)``, or ``dataset[index]`` with ``current_rng()`` set to rng."""
+    if _uses_get(dataset):
         return dataset.get(index, rng)
-    return dataset[index]
+    _local.rng = rng
+    try:
+        return dataset[index]
+    finally:
+        _local.rng = None
 
 
 def to_tensor(array, device="cpu"):
     """Wrap a collated NumPy array as a ``minigan.Tensor`` on ``device`` (the loader's one contact
     with the engine)."""
     return tensor(array, device=device)
+
+
+def _host(value):
+    """A sample's array leaf as a NumPy array (a Tensor's values are copied from the GPU)."""
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _stack(values, field):
@@ -107,7 +151,11 @@ def _stack(values, field):
         return np.array(values, dtype=np.int64)
     if isinstance(first, (float, np.floating)):
         return np.array(values, dtype=np.float32)
-    arrays = [np.asarray(v) for v in values]
+    arrays = [_host(v) for v in values]
+    if any(a.dtype.hasobject for a in arrays):
+        raise TypeError(f"collate: field {field} holds {type(first).__name__} values, which do not "
+                        f"stack; expected arrays, Tensors, numbers, strings, or tuples/lists/dicts "
+                        f"of them")
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise ValueError(f"collate: field {field} has samples of different shapes {sorted(shapes)}")
@@ -119,39 +167,87 @@ def _stack(values, field):
     return batch
 
 
+def collate_arrays(samples, field="sample"):
+    """Stack B samples field by field into NumPy arrays, keeping the samples' structure.
+
+    A tuple or list of fields gives a tuple (list) of batches, a dict gives a dict with the same
+    keys, a named tuple the same named tuple; arrays, Tensors and numbers are stacked along a new
+    first axis (floats as float32, ints as int64, bools as bool); strings give a list of strings.
+    """
+    first = samples[0]
+    if isinstance(first, dict):
+        keys = list(first)
+        if any(not isinstance(s, dict) or list(s) != keys for s in samples):
+            raise ValueError(f"collate: {field}: every sample must be a dict with the keys "
+                             f"{keys} like the first")
+        return {k: collate_arrays([s[k] for s in samples], f"{field}[{k!r}]") for k in keys}
+    if isinstance(first, (tuple, list)):
+        width = len(first)
+        if any(not isinstance(s, (tuple, list)) or len(s) != width for s in samples):
+            raise ValueError(f"collate: {field}: every sample must be a tuple of {width} fields "
+                             f"like the first")
+        fields = [collate_arrays([s[k] for s in samples], k if field == "sample" else
+                                 f"{field}[{k}]") for k in range(width)]
+        if hasattr(first, "_fields"):
+            return type(first)(*fields)
+        return fields if isinstance(first, list) else tuple(fields)
+    if isinstance(first, str):
+        return list(samples)
+    if first is None:
+        raise TypeError(f"collate: {field} is None in a sample; return arrays, numbers or strings")
+    return _stack(samples, field)
+
+
+def tensors_of(batch, device="cpu"):
+    """``batch`` with every NumPy array wrapped as a Tensor on ``device`` (structure kept)."""
+    if isinstance(batch, np.ndarray):
+        return to_tensor(batch, device)
+    if isinstance(batch, dict):
+        return {k: tensors_of(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(tensors_of(v, device) for v in batch))
+    if isinstance(batch, (tuple, list)) and not (batch and isinstance(batch[0], str)):
+        return type(batch)(tensors_of(v, device) for v in batch)
+    return batch
+
+
 def collate(samples, device="cpu"):
-    """Stack a list of samples into a batch of Tensors.
+    """Stack a list of samples into a batch of Tensors, like torch's ``default_collate``.
 
     samples: list of B tuples ``(a, b, ...)`` -> tuple of Tensors ``(A, B, ...)`` on ``device``, with
-    A.shape = (B, *a.shape); a sample that is a bare array gives a single Tensor.
-    Example: ``collate([(img0, 3), (img1, 7)])`` -> (Tensor (2, 1, 32, 32) float32, Tensor (2,) int64).
+    A.shape = (B, *a.shape); a bare array gives a single Tensor, a dict a dict of Tensors (see
+    ``collate_arrays`` for every case).
+    Example: ``collate([(img0, 3), (img1, 7)])`` -> (Tensor (2, 1, 32, 32) float32, Tensor (2,) int64);
+    ``collate([{"A": a0, "B": b0}, {"A": a1, "B": b1}])`` -> {"A": Tensor (2, ...), "B": ...}.
     """
     if not samples:
         raise ValueError("collate: got an empty list of samples")
-    if not isinstance(samples[0], tuple):
-        return to_tensor(_stack(samples, 0), device)
-    width = len(samples[0])
-    if any(not isinstance(s, tuple) or len(s) != width for s in samples):
-        raise ValueError(f"collate: every sample must be a tuple of {width} fields like the first")
-    return tuple(to_tensor(_stack([s[k] for s in samples], k), device) for k in range(width))
+    return tensors_of(collate_arrays(list(samples)), device)
 
 
 class DataLoader:
-    """Iterate over a dataset in batches of Tensors.
+    """Iterate over a dataset in batches of Tensors (torch.utils.data.DataLoader's arguments).
 
     Args:
         dataset: a ``Dataset`` (or any object with ``__len__`` and ``__getitem__``).
         batch_size: samples per batch.
         shuffle: reorder every epoch, the order of epoch e from ``default_rng([seed, e])``.
+        num_workers: 0 fetches in the calling thread; N > 0 prefetches ``prefetch_factor * N``
+            batches in N threads, giving the same batches in the same order.
+        collate_fn: list of samples -> batch (default: ``collate``, stacking tuples, dicts, numbers
+            and arrays into Tensors on ``device``); a custom one's batches are served as it returns.
         drop_last: leave out the last, smaller batch.
         seed: non-negative int; fixes the orders and the per-sample generators (``sample_rng``).
+        generator: instead of ``seed``: an int, or a ``numpy.random.Generator`` to draw the seed
+            from once.
         device: where the batches' Tensors live ("cpu" by default; "cuda", "auto" or None for the
             default device).
+        prefetch_factor: batches in flight per worker (default 2).
 
-    Each batch is ``collate`` of its samples: a tuple of Tensors, float32 for float data and int64
-    for labels. ``len(loader)`` is the number of batches. ``loader.epoch`` counts finished passes;
-    it goes up by one when a pass runs to its end (a pass left early is not counted: the next
-    ``iter`` serves the same epoch again).
+    Each batch of the default collate is a tuple of Tensors for tuple samples (float32 for float
+    data, int64 for labels), a dict for dict samples. ``len(loader)`` is the number of batches.
+    ``loader.epoch`` counts finished passes; it goes up by one when a pass runs to its end (a pass
+    left early is not counted: the next ``iter`` serves the same epoch again).
 
     Example::
 
@@ -161,18 +257,31 @@ class DataLoader:
         state = loader.state_dict()       # {"epoch": 1, "seed": 1}; load_state_dict(state) resumes
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=0, device="cpu"):
+    def __init__(self, dataset, batch_size=1, shuffle=False, num_workers=0, collate_fn=None,
+                 drop_last=False, seed=None, generator=None, device="cpu", prefetch_factor=2,
+                 pin_memory=False, **unsupported):
+        if unsupported:
+            raise TypeError(f"DataLoader: unsupported arguments {sorted(unsupported)}; minigan "
+                            f"takes batch_size, shuffle, num_workers, collate_fn, drop_last, seed, "
+                            f"generator, device, prefetch_factor")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, "
                             f"got {type(dataset).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0),
+                                 ("prefetch_factor", prefetch_factor, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                kind = "a positive" if low else "a non-negative"
+                raise ValueError(f"DataLoader: {name} must be {kind} int, got {value!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = int(prefetch_factor)
+        self.collate_fn = collate_fn
         self.drop_last = bool(drop_last)
-        self.seed = _check_seed(seed, "DataLoader: seed")
+        self.seed = _loader_seed(seed, generator)
         self.device = parse_device(device)
         self.epoch = 0
 
@@ -199,15 +308,46 @@ class DataLoader:
                              f"got {start!r}")
         return self._batches(self.epoch, int(start))
 
+    def _batch(self, epoch, order, b):
+        """Batch ``b`` of epoch ``epoch``: a pure function of (seed, epoch, b), safe in any thread;
+        the default collate stops at NumPy arrays here (Tensors are made by the caller)."""
+        use_rng = _needs_rng(self.dataset)
+        indices = order[b * self.batch_size:(b + 1) * self.batch_size]
+        samples = [_fetch(self.dataset, int(i), sample_rng(self.seed, epoch, int(i))
+                          if use_rng else None) for i in indices]
+        if self.collate_fn is not None:
+            return self.collate_fn(samples)
+        return collate_arrays(samples)
+
+    def _serve(self, batch):
+        return batch if self.collate_fn is not None else tensors_of(batch, self.device)
+
     def _batches(self, epoch, start):
         order = self.order(epoch)
-        use_rng = bool(getattr(self.dataset, "needs_rng", False))
-        for b in range(start, len(self)):
-            indices = order[b * self.batch_size:(b + 1) * self.batch_size]
-            samples = [_fetch(self.dataset, int(i), sample_rng(self.seed, epoch, int(i))
-                              if use_rng else None) for i in indices]
-            yield collate(samples, self.device)
+        if self.num_workers == 0:
+            for b in range(start, len(self)):
+                yield self._serve(self._batch(epoch, order, b))
+        else:
+            yield from self._prefetched(epoch, order, start)
         self.epoch = epoch + 1
+
+    def _prefetched(self, epoch, order, start):
+        """The batches from ``start`` on, fetched ahead in worker threads and served in order."""
+        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="minigan-loader")
+        pending, upcoming = deque(), iter(range(start, len(self)))
+        try:
+            for b in upcoming:
+                pending.append(pool.submit(self._batch, epoch, order, b))
+                if len(pending) >= self.num_workers * self.prefetch_factor:
+                    break
+            while pending:
+                batch = pending.popleft().result()   # a worker's exception is raised here
+                for b in upcoming:                   # keep the window full
+                    pending.append(pool.submit(self._batch, epoch, order, b))
+                    break
+                yield self._serve(batch)
+        finally:                                     # also when the pass is left early
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def state_dict(self):
         """{"epoch": finished epochs, "seed": seed}: plain ints, safe for JSON and npz checkpoints."""
@@ -221,3 +361,13 @@ class DataLoader:
                            f"got {sorted(state)}")
         self.epoch = _check_seed(int(state["epoch"]), "DataLoader state epoch")
         self.seed = _check_seed(int(state["seed"]), "DataLoader state seed")
+
+
+def _loader_seed(seed, generator):
+    """The loader's seed from ``seed`` or ``generator`` (an int, or a NumPy Generator drawn once)."""
+    if seed is not None and generator is not None:
+        raise ValueError("DataLoader: give seed or generator, not both")
+    if isinstance(generator, np.random.Generator):
+        return int(generator.integers(2**63))
+    value = seed if seed is not None else generator if generator is not None else 0
+    return _check_seed(value, "DataLoader: seed")
