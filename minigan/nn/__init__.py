@@ -9,20 +9,28 @@
     (16, 2)
 
 Files: module.py (Module, Parameter), containers.py (Sequential, ModuleList, ModuleDict),
-layers.py (Linear, Embedding, Dropout, activations, shape, padding, losses), conv.py, norm.py,
-init.py, functional.py.
+layers.py (Linear, Embedding, Dropout(2d), activations, softmax, shape, padding, losses), conv.py,
+norm.py (batch, instance, group, layer), pooling.py (pooling, Upsample, PixelShuffle), init.py,
+functional.py (+ functional_spatial.py, functional_softmax.py), utils/ (spectral_norm,
+clip_grad_norm_).
 """
-from . import functional, init
+from . import functional, init, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
-from .layers import (BCELoss, BCEWithLogitsLoss, ConstantPad2d, Dropout, Embedding, Flatten,
-                     Identity, L1Loss, LeakyReLU, Linear, MSELoss, ReflectionPad2d, ReLU, Sigmoid,
+from .layers import (BCELoss, BCEWithLogitsLoss, ConstantPad2d, CrossEntropyLoss, Dropout,
+                     Dropout2d, Embedding, Flatten, Identity, L1Loss, LeakyReLU, Linear, LogSoftmax,
+                     MSELoss, NLLLoss, ReflectionPad2d, ReLU, ReplicationPad2d, Sigmoid, Softmax,
                      Tanh, Unflatten, ZeroPad2d)
 from .module import Module, Parameter
-from .norm import BatchNorm1d, BatchNorm2d, InstanceNorm2d
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from .pooling import (AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, PixelShuffle, PixelUnshuffle,
+                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 
 __all__ = ["functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "Linear", "Embedding", "Dropout", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity",
            "Flatten", "Unflatten", "ReflectionPad2d", "ConstantPad2d", "ZeroPad2d", "Conv2d",
            "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "MSELoss", "L1Loss",
-           "BCELoss", "BCEWithLogitsLoss"]
+           "BCELoss", "BCEWithLogitsLoss", "utils", "Dropout2d", "ReplicationPad2d", "Softmax",
+           "LogSoftmax", "NLLLoss", "CrossEntropyLoss", "GroupNorm", "LayerNorm", "AvgPool2d",
+           "MaxPool2d", "AdaptiveAvgPool2d", "Upsample", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle"]

@@ -9,8 +9,7 @@
 """
 from . import functional as F
 from . import init
-from .layers import new_parameter
-from .module import Module
+from .module import Module, new_parameter
 
 PADDING_MODES = ("zeros", "reflect")
 
@@ -36,6 +35,7 @@ def _check_channels(in_channels, out_channels, groups, layer):
 
 class _ConvNd(Module):
     """What Conv2d and ConvTranspose2d share: geometry checks, parameters, init and repr."""
+    init_role = "weight"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  output_padding, groups, bias, padding_mode, weight_shape, device, dtype):

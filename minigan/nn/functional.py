@@ -15,20 +15,11 @@ from ..autograd.conv import Conv2d, ConvTranspose2d
 from ..autograd.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits
 from ..autograd.norm import normalise
 from ..autograd.pad import ConstantPad, ReflectionPad2d
-
-
-def _check_reduction(reduction, name):
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _reduce(loss, reduction, name):
-    _check_reduction(reduction, name)
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
+from ._checks import _check_ndim, _check_positive, _check_reduction, _pair, _reduce
+from .functional_softmax import cross_entropy, log_softmax, nll_loss, softmax
+from .functional_spatial import (adaptive_avg_pool2d, avg_pool2d, dropout2d, interpolate,
+                                 max_pool2d, pixel_shuffle, pixel_unshuffle, replication_pad2d,
+                                 upsample)
 
 
 def _check_same_shape(input, target, name):
@@ -47,8 +38,6 @@ def tanh(input):
 
 def sigmoid(input):
     return ops.Sigmoid.apply(input)
-
-
 
 
 # ---------------------------------------------------------------- linear, embedding, dropout
@@ -108,19 +97,6 @@ def l1_loss(input, target, reduction="mean"):
 
 # ================================================================ kernel-backed ops (minigan/autograd)
 
-def _pair(value, name, fn):
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
-    return tuple(int(v) for v in pair)
-
-
-def _check_ndim(tensor, ndims, name, fn):
-    if tensor.ndim not in ndims:
-        want = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(f"{fn}: expected {name} to be {want}, got {tensor.ndim}-D with shape {tensor.shape}")
-
-
 def _check_dtype(input, others, fn):
     for name, t in others.items():
         if t is not None and t.dtype != input.dtype:
@@ -146,11 +122,6 @@ def _batched(function, input, *args):
     if input.ndim == 4:
         return function.apply(input, *args)
     return function.apply(input.unsqueeze(0), *args).squeeze(0)
-
-
-def _check_positive(values, name, fn, minimum=1):
-    if min(values) < minimum:
-        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {values}")
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -265,6 +236,54 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                       momentum, eps, per_instance=True)
 
 
+def _normalised(x, axes, eps):
+    """(x - mean) / sqrt(var + eps) over `axes`, biased variance, in differentiable ops."""
+    centred = x - x.mean(dim=axes, keepdim=True)
+    return centred * ((centred * centred).mean(dim=axes, keepdim=True) + eps) ** -0.5
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise input (N, C, *) over each group of C/num_groups channels and all of *, per sample;
+    then weight (C,) and bias (C,) per channel. Composed of differentiable ops (any order).
+
+        >>> y = group_norm(mg.randn(2, 8, 4, 4), 4)
+    """
+    fn = "group_norm"
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise ValueError(f"{fn}: expected input (N, C, *) with C divisible by num_groups="
+                         f"{num_groups}, got shape {input.shape}")
+    C = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (C,):
+            raise ValueError(f"{fn}: {name} must have shape ({C},), got {t.shape}")
+    x = input.reshape(input.shape[0], num_groups, -1)              # (N, G, C/G * prod(*))
+    y = _normalised(x, 2, eps).reshape(input.shape)
+    per_channel = (C,) + (1,) * (input.ndim - 2)                    # broadcast over *
+    if weight is not None:
+        y = y * weight.reshape(per_channel)
+    return y if bias is None else y + bias.reshape(per_channel)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing dims `normalized_shape` of input (*, normalized_shape), per
+    element of *; then weight and bias (both shaped normalized_shape) elementwise.
+
+        >>> y = layer_norm(mg.randn(4, 10), (10,))
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else \
+        tuple(normalized_shape)
+    if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
+        raise ValueError(f"layer_norm: input of shape {input.shape} does not end with "
+                         f"normalized_shape {shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape}, got {t.shape}")
+    y = _normalised(input, tuple(range(input.ndim - len(shape), input.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
 # --------------------------------------------------------------------------------------------- activation
 
 def leaky_relu(input, negative_slope=0.01):
@@ -331,8 +350,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 def pad(input, pad, mode="constant", value=0):
     """Pad the last len(pad)//2 dims; pad = (left, right, top, bottom, ...) as in PyTorch (last dim first).
 
-    mode 'constant' (any ndim; negative amounts crop) or 'reflect' (4-D input, pads of the last two dims,
-    each smaller than that dim, the edge pixel not repeated).
+    mode 'constant' (any ndim; negative amounts crop), 'reflect' (4-D input, pads of the last two dims,
+    each smaller than that dim, the edge pixel not repeated) or 'replicate' (the edge pixel repeated).
 
         >>> pad(mg.randn(1, 3, 8, 8), (3, 3, 3, 3), mode="reflect").shape     # (1, 3, 14, 14)
     """
@@ -342,8 +361,14 @@ def pad(input, pad, mode="constant", value=0):
                          f"got {len(pad)}")
     if mode == "constant":
         return ConstantPad.apply(input, pad, value)
+    if mode == "replicate":
+        if input.ndim not in (3, 4) or len(pad) not in (2, 4):
+            raise NotImplementedError(f"pad: mode='replicate' supports 3-D or 4-D input with 2 or 4 "
+                                      f"pad values, got {input.ndim}-D input and {len(pad)} values")
+        return replication_pad2d(input, pad + (0, 0) * (len(pad) == 2))
     if mode != "reflect":
-        raise NotImplementedError(f"pad: mode must be 'constant' or 'reflect', got {mode!r}")
+        raise NotImplementedError(f"pad: mode must be 'constant', 'reflect' or 'replicate', got "
+                                  f"{mode!r}")
     if input.ndim != 4 or len(pad) not in (2, 4):
         raise NotImplementedError(f"pad: mode='reflect' supports 4-D input with 2 or 4 pad values, got "
                                   f"{input.ndim}-D input and {len(pad)} values")

@@ -136,19 +136,17 @@ def default_init_(weight, bias=None, generator=None):
 def dcgan_init_(module, std=0.02, generator=None):
     """The DCGAN paper's init over `module` and all its descendants; returns `module`.
 
-    Linear, Conv2d, ConvTranspose2d: weight ~ N(0, std^2), bias 0. BatchNorm and affine
-    InstanceNorm: weight ~ N(1, std^2), bias 0.
+    Each layer's class attribute `init_role` says what it gets: "weight" (Linear, Conv2d,
+    ConvTranspose2d): weight ~ N(0, std^2), bias 0; "norm" (BatchNorm, affine InstanceNorm):
+    weight ~ N(1, std^2), bias 0; None (every other module): untouched.
 
     >>> G = nn.init.dcgan_init_(G)
     """
-    from .conv import Conv2d, ConvTranspose2d
-    from .layers import Linear
-    from .norm import _Norm
-
     def init(m):
-        if isinstance(m, (Linear, Conv2d, ConvTranspose2d)):
+        role = getattr(m, "init_role", None)
+        if role == "weight":
             normal_(m.weight, 0.0, std, generator)
-        elif isinstance(m, _Norm) and m.weight is not None:
+        elif role == "norm" and m.weight is not None:
             normal_(m.weight, 1.0, std, generator)
         else:
             return

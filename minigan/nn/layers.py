@@ -1,5 +1,5 @@
-"""Layers without convolution or normalisation: Linear, Embedding, Dropout, activations, shape and
-padding layers, and the loss modules. Each is a thin wrapper over `minigan.nn.functional`.
+"""Layers without convolution, normalisation or pooling: Linear, Embedding, Dropout(2d),
+activations, softmax, shape and padding layers, and the loss modules. Each is a thin wrapper over `minigan.nn.functional`.
 
 Constructor arguments, defaults, initialisation and state_dict keys follow torch.nn.
 
@@ -11,17 +11,9 @@ Constructor arguments, defaults, initialisation and state_dict keys follow torch
 """
 import numpy as np
 
-from .. import backend
 from . import functional as F
 from . import init
-from .module import Module, Parameter
-
-
-def new_parameter(shape, device=None, dtype=None):
-    """An uninitialised Parameter of `shape` (float32 on the default device unless told)."""
-    device = backend.parse_device(device)
-    xp = backend.cp if device == "cuda" else np
-    return Parameter(xp.empty(shape, dtype=np.float32 if dtype is None else dtype))
+from .module import Module, new_parameter
 
 
 def _check_positive(value, name, layer):
@@ -37,6 +29,7 @@ class Linear(Module):
     weight (out_features, in_features) and bias (out_features,) start as torch's: U(-k, k) with
     k = 1/sqrt(in_features).
     """
+    init_role = "weight"
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
@@ -114,6 +107,14 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) with probability p in training (scaling the rest by
+    1/(1-p)); identity in eval. `inplace` is accepted and ignored."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training)
+
+
 # ---------------------------------------------------------------- activations
 class ReLU(Module):
     """max(x, 0). `inplace` is accepted and ignored."""
@@ -151,6 +152,27 @@ class Tanh(Module):
 class Sigmoid(Module):
     def forward(self, input):
         return F.sigmoid(input)
+
+
+class Softmax(Module):
+    """softmax along `dim`."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax) along `dim`, computed stably."""
+
+    def forward(self, input):
+        return F.log_softmax(input, self.dim)
 
 
 class Identity(Module):
@@ -218,6 +240,20 @@ class ReflectionPad2d(Module):
 
     def forward(self, input):
         return F.pad(input, self.padding, mode="reflect")
+
+    def extra_repr(self):
+        return str(self.padding)
+
+
+class ReplicationPad2d(Module):
+    """Pad (N, C, H, W) by repeating the edge pixels; padding is an int or (left, right, top, bottom)."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = _pad4(padding, "ReplicationPad2d")
+
+    def forward(self, input):
+        return F.pad(input, self.padding, mode="replicate")
 
     def extra_repr(self):
         return str(self.padding)
@@ -301,3 +337,29 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of class indices given log-probabilities (N, C, ...); `weight` (C,)
+    rescales each class, targets equal to ignore_index are skipped."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class CrossEntropyLoss(NLLLoss):
+    """Cross-entropy of logits (N, C, ...) against class indices (or class probabilities), with
+    torch's weight, ignore_index, reduction and label_smoothing."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, ignore_index, reduction)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                               self.label_smoothing)

@@ -48,6 +48,23 @@ class Parameter(Tensor):
         return copy
 
 
+def new_parameter(shape, device=None, dtype=None):
+    """An uninitialised Parameter of `shape` (float32 on the default device unless told)."""
+    device = backend.parse_device(device)
+    xp = backend.cp if device == "cuda" else np
+    return Parameter(xp.empty(shape, dtype=np.float32 if dtype is None else dtype))
+
+
+class RemovableHandle:
+    """What register_forward_pre_hook returns: `remove()` takes the hook out again."""
+
+    def __init__(self, hooks, key):
+        self.hooks, self.key = hooks, key
+
+    def remove(self):
+        self.hooks.pop(self.key, None)
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -68,8 +85,10 @@ def _as_array(value, key):
 class Module:
     """Base class of layers and models: subclasses set attributes in `__init__`, define `forward`.
 
-    Calling the module (`module(x)`) runs `forward(x)`.
+    Calling the module (`module(x)`) runs `forward(x)`, after any forward pre-hooks.
+    `init_role` tells nn.init.dcgan_init_ what to do with a layer ("weight", "norm" or None).
     """
+    init_role = None
 
     def __init__(self):
         object.__setattr__(self, "training", True)
@@ -77,12 +96,25 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        for hook in self.__dict__.get("_forward_pre_hooks", {}).values():
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
         return self.forward(*args, **kwargs)
+
+    def register_forward_pre_hook(self, hook):
+        """Call `hook(module, args)` before every forward (torch's); a non-None result replaces
+        the positional args. Returns a handle whose `remove()` unregisters it. spectral_norm uses one."""
+        hooks = self._forward_pre_hooks
+        key = max(hooks, default=-1) + 1
+        hooks[key] = hook
+        return RemovableHandle(hooks, key)
 
     # ------------------------------------------------------------ registration
     def _registries(self):

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm2d (torch.nn's defaults and keys).
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm2d, GroupNorm, LayerNorm (torch.nn's
+defaults and keys).
 
 Parameters `weight` (gamma, starts at 1) and `bias` (beta, starts at 0) exist when affine=True
 (bias only with the keyword bias=True, the default, as in torch 2.13).
@@ -17,12 +18,12 @@ from .. import backend
 from ..autograd import Tensor
 from . import functional as F
 from . import init
-from .layers import new_parameter
-from .module import Module
+from .module import Module, new_parameter
 
 
 class _Norm(Module):
     """Parameters, buffers and checks shared by batch and instance normalisation."""
+    init_role = "norm"
 
     def __init__(self, num_features, eps, momentum, affine, track_running_stats, device, dtype,
                  bias):
@@ -134,3 +135,71 @@ class InstanceNorm2d(_Norm):
         return F.instance_norm(input, self.running_mean, self.running_var, self.weight,
                                self.bias, use_input_stats,
                                0.0 if self.momentum is None else self.momentum, self.eps)
+
+
+class GroupNorm(Module):
+    """Normalise each sample's groups of num_channels/num_groups channels (N, C, *), then a
+    per-channel weight (starts at 1) and bias (starts at 0) when affine. No running statistics:
+    training and eval compute the same thing.
+
+        >>> y = nn.GroupNorm(8, 64)(mg.randn(2, 64, 16, 16))
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"GroupNorm: {name} must be a positive int, got {value!r}")
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        shape = (num_channels,)
+        self.register_parameter("weight", new_parameter(shape, device, dtype) if affine else None)
+        self.register_parameter("bias", new_parameter(shape, device, dtype) if affine else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing dims normalized_shape (an int or a tuple), then an elementwise
+    weight (starts at 1) and bias (starts at 0) of that shape when elementwise_affine.
+
+        >>> y = nn.LayerNorm((64, 8, 8))(mg.randn(2, 64, 8, 8))
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
+                 dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a tuple of them, "
+                             f"got {normalized_shape!r}")
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.register_parameter("weight", new_parameter(shape, device, dtype) if elementwise_affine
+                                else None)
+        self.register_parameter("bias", new_parameter(shape, device, dtype)
+                                if elementwise_affine and bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

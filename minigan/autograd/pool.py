@@ -1,0 +1,185 @@
+"""Differentiable 2-D pooling: average pooling and window picking (max pooling), each with its adjoint.
+
+Both are linear in x once the windows are fixed, so each backward is the adjoint op and the adjoint's
+backward is the op again; any order of derivative is a chain of the same two ops (as with padding):
+
+    AvgPool2d          y[ho, wo] = sum over the window of x / divisor[ho, wo]
+    AvgPool2dBackward  scatters g / divisor back over each window (the adjoint)
+    WindowPick         y[ho, wo] = x at offset pick[n, c, ho, wo] of the window (max pooling's
+                       argmax, found without a graph in `max_pool2d`)
+    WindowPlace        puts g at each window's picked offset, summing overlaps (the adjoint)
+
+A window is visited as kh * kw strided slices of the padded input, one per kernel offset (i, j):
+`xpad[..., i*dh : i*dh + sh*(Ho-1) + 1 : sh, j*dw : ...]` is the (N, C, Ho, Wo) plane of every
+window's (i, j) element. So each op is a short loop of whole-array NumPy/CuPy operations.
+`geometry` is a `PoolGeometry`: sizes are computed once by nn.functional, which checks arguments.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from .. import backend
+from .function import Function
+from .tensor import Tensor
+
+# kernel, stride, padding, dilation: (h, w) pairs; out: (Ho, Wo); padded: (Hp, Wp), the padded input
+# size that every window fits in (padding on the top/left, padding or more at the bottom/right).
+PoolGeometry = namedtuple("PoolGeometry", ["kernel", "stride", "padding", "dilation", "out",
+                                           "padded"])
+
+
+def pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
+    """The PoolGeometry for input size (H, W), with torch's output-size rule."""
+    out, padded = [], []
+    for n, k, s, p, d in zip(size, kernel, stride, padding, dilation):
+        span = n + 2 * p - d * (k - 1) - 1
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:      # the last window must start inside the input
+            o -= 1
+        out.append(o)
+        padded.append(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1))
+    return PoolGeometry(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), tuple(out),
+                        tuple(padded))
+
+
+def _offsets(geometry):
+    """((i, j), slice-tuple) for each kernel offset: that element of every window, (..., Ho, Wo)."""
+    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
+    ho, wo = geometry.out
+    for i in range(kh):
+        for j in range(kw):
+            yield i * kw + j, (Ellipsis, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                               slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+
+
+def _pad(x, geometry, value):
+    """x (..., H, W) -> (..., Hp, Wp), `value` around it (padding top/left, the rest bottom/right)."""
+    (ph, pw), (hp, wp) = geometry.padding, geometry.padded
+    widths = [(0, 0)] * (x.ndim - 2) + [(ph, hp - x.shape[-2] - ph), (pw, wp - x.shape[-1] - pw)]
+    return backend.get_array_module(x).pad(x, widths, mode="constant", constant_values=value)
+
+
+def _crop(xpad, geometry, size):
+    (ph, pw) = geometry.padding
+    return xpad[..., ph:ph + size[0], pw:pw + size[1]]
+
+
+def avg_pool_divisor(size, geometry, count_include_pad):
+    """(Ho, Wo) float64: what each window's sum is divided by, as torch: the window's size within
+    the zero-padded input (count_include_pad) or within the input itself (not counting padding)."""
+    counts = []
+    for n, k, s, p, o in zip(size, geometry.kernel, geometry.stride, geometry.padding, geometry.out):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        counts.append((end - start).astype(np.float64))
+    return np.outer(counts[0], counts[1])                       # (Ho, Wo)
+
+
+class AvgPool2d(Function):
+    """x (N, C, H, W) -> (N, C, Ho, Wo): window sums over the zero-padded x, / divisor (Ho, Wo)."""
+
+    @staticmethod
+    def forward(ctx, x, geometry, divisor):
+        ctx.geometry, ctx.divisor, ctx.size = geometry, divisor, x.shape[-2:]
+        xp = backend.get_array_module(x)
+        xpad = _pad(x, geometry, 0)
+        y = xp.zeros(x.shape[:-2] + geometry.out, dtype=x.dtype)
+        for _, window in _offsets(geometry):
+            y += xpad[window]
+        return y / xp.asarray(divisor, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return AvgPool2dBackward.apply(gy, ctx.geometry, ctx.divisor, ctx.size), None, None
+
+
+class AvgPool2dBackward(Function):
+    """The adjoint of AvgPool2d: gy (N, C, Ho, Wo) -> gx (N, C, H, W)."""
+
+    @staticmethod
+    def forward(ctx, gy, geometry, divisor, size):
+        ctx.geometry, ctx.divisor = geometry, divisor
+        xp = backend.get_array_module(gy)
+        share = gy / xp.asarray(divisor, dtype=gy.dtype)
+        gpad = xp.zeros(gy.shape[:-2] + geometry.padded, dtype=gy.dtype)
+        for _, window in _offsets(geometry):
+            gpad[window] += share
+        return xp.ascontiguousarray(_crop(gpad, geometry, size))
+
+    @staticmethod
+    def backward(ctx, ggx):
+        return AvgPool2d.apply(ggx, ctx.geometry, ctx.divisor), None, None, None
+
+
+def window_argmax(x, geometry):
+    """(N, C, Ho, Wo) int64: the offset i * kw + j of each window's largest element (the first one
+    on ties, -inf padding never chosen), computed on arrays without a graph."""
+    xpad = _pad(x, geometry, -np.inf)
+    xp = backend.get_array_module(x)
+    best, pick = None, None
+    for k, window in _offsets(geometry):
+        values = xpad[window]
+        if best is None:
+            best, pick = values.copy(), xp.zeros(values.shape, dtype=np.int64)
+            continue
+        larger = (values > best) | (xp.isnan(values) & ~xp.isnan(best))    # NaN wins, as torch
+        best[larger] = values[larger]
+        pick[larger] = k
+    return pick
+
+
+def flat_indices(pick, geometry, size):
+    """torch's return_indices: each pick as an index into the flattened (H, W) input plane."""
+    xp = backend.get_array_module(pick)
+    kw = geometry.kernel[1]
+    (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
+    ho, wo = geometry.out
+    rows = xp.arange(ho).reshape(-1, 1) * sh - ph + (pick // kw) * dh        # (N, C, Ho, Wo)
+    cols = xp.arange(wo).reshape(1, -1) * sw - pw + (pick % kw) * dw
+    return rows * size[1] + cols
+
+
+class WindowPick(Function):
+    """x (N, C, H, W) -> (N, C, Ho, Wo): each window's element at offset `pick` (a constant)."""
+
+    @staticmethod
+    def forward(ctx, x, pick, geometry):
+        ctx.pick, ctx.geometry, ctx.size = pick, geometry, x.shape[-2:]
+        xp = backend.get_array_module(x)
+        xpad = _pad(x, geometry, 0)
+        y = xp.zeros(pick.shape, dtype=x.dtype)
+        for k, window in _offsets(geometry):
+            y += xp.where(pick == k, xpad[window], 0)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return WindowPlace.apply(gy, ctx.pick, ctx.geometry, ctx.size), None, None
+
+
+class WindowPlace(Function):
+    """The adjoint of WindowPick: gy (N, C, Ho, Wo) -> gx (N, C, H, W), overlaps summed."""
+
+    @staticmethod
+    def forward(ctx, gy, pick, geometry, size):
+        ctx.pick, ctx.geometry = pick, geometry
+        xp = backend.get_array_module(gy)
+        gpad = xp.zeros(gy.shape[:-2] + geometry.padded, dtype=gy.dtype)
+        for k, window in _offsets(geometry):
+            gpad[window] += xp.where(pick == k, gy, 0)
+        return xp.ascontiguousarray(_crop(gpad, geometry, size))
+
+    @staticmethod
+    def backward(ctx, ggx):
+        return WindowPick.apply(ggx, ctx.pick, ctx.geometry), None, None, None
+
+
+def max_pool2d(input, geometry, return_indices):
+    """Max pooling of a Tensor (N, C, H, W): the argmax windows (no graph), then WindowPick."""
+    pick = window_argmax(input.array, geometry)
+    out = WindowPick.apply(input, pick, geometry)
+    if not return_indices:
+        return out
+    return out, Tensor(flat_indices(pick, geometry, input.shape[-2:]))
