@@ -1,4 +1,4 @@
-"""minigan.optim: SGD, Adam, RMSprop and learning-rate schedulers, with torch.optim's names and
+"""minigan.optim: SGD, Adam, AdamW, RMSprop and learning-rate schedulers, with torch.optim's names and
 semantics.
 
     >>> from minigan import nn, optim
@@ -7,8 +7,10 @@ semantics.
     >>> sched = optim.lr_scheduler.LinearDecayLR(opt, n_epochs=100, n_epochs_decay=100)
 """
 from . import lr_scheduler
-from .lr_scheduler import LambdaLR, LinearDecayLR, LRScheduler, StepLR
-from .optimizer import SGD, Adam, Optimizer, RMSprop
+from .lr_scheduler import (CosineAnnealingLR, ExponentialLR, LambdaLR, LinearDecayLR, LRScheduler,
+                           MultiStepLR, ReduceLROnPlateau, StepLR)
+from .optimizer import SGD, Adam, AdamW, Optimizer, RMSprop
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "lr_scheduler", "LRScheduler", "LambdaLR",
-           "StepLR", "LinearDecayLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler", "LRScheduler",
+           "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+           "LinearDecayLR", "ReduceLROnPlateau"]

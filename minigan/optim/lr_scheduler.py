@@ -1,4 +1,5 @@
-"""Learning-rate schedulers: LambdaLR, StepLR and LinearDecayLR (CycleGAN's), as torch's.
+"""Learning-rate schedulers as torch's: LambdaLR, StepLR, MultiStepLR, ExponentialLR,
+CosineAnnealingLR, LinearDecayLR (CycleGAN's), and ReduceLROnPlateau (driven by a metric).
 
 A scheduler sets each param group's "lr" from its initial lr and a counter `last_epoch`, which
 starts at 0 and goes up by one per `step()`. Call `step()` once per epoch (or once per iteration,
@@ -11,9 +12,11 @@ if the schedule is counted in iterations), after the optimizer's steps.
     ...     ...               # train one epoch
     ...     sched.step()
 
-Every lr is a closed-form function of `last_epoch`, so `state_dict()` / `load_state_dict()` (plain
-numbers, checkpoint-friendly) restore a schedule exactly.
+Every lr but ReduceLROnPlateau's is a closed-form function of `last_epoch`, so `state_dict()` /
+`load_state_dict()` (plain numbers, checkpoint-friendly) restore a schedule exactly.
 """
+import bisect
+import math
 
 
 class LRScheduler:
@@ -106,6 +109,42 @@ class StepLR(LRScheduler):
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
+class MultiStepLR(LRScheduler):
+    """lr = initial_lr * gamma ** (number of milestones <= epoch); a repeated milestone counts twice."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr, epoch, group_index):
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+
+class ExponentialLR(LRScheduler):
+    """lr = initial_lr * gamma ** epoch."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr, epoch, group_index):
+        return base_lr * self.gamma ** epoch
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2 (SGDR without
+    restarts): from initial_lr down to eta_min at epoch T_max, then back up, as torch's."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr, epoch, group_index):
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
 class LinearDecayLR(LRScheduler):
     """CycleGAN's schedule: constant for `n_epochs`, then linear decay over `n_epochs_decay`.
 
@@ -133,3 +172,74 @@ class LinearDecayLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch, group_index):
         return base_lr * self.factor(epoch)
+
+
+class ReduceLROnPlateau:
+    """Multiply each group's lr by `factor` once the metric passed to `step(metric)` has not
+    improved for more than `patience` steps (torch's rule, thresholds included), then wait
+    `cooldown` steps; lrs never go below `min_lr` (a number or one per group), and a change smaller
+    than `eps` is skipped. mode "min" (a loss) or "max" (a score).
+
+        >>> sched = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+        >>> sched.step(val_loss)          # once per epoch
+    """
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got "
+                             f"{threshold_mode!r}")
+        groups = len(optimizer.param_groups)
+        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * groups
+        if len(min_lrs) != groups:
+            raise ValueError(f"ReduceLROnPlateau: expected {groups} min_lrs, got {len(min_lrs)}")
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
+        self.min_lrs, self.eps = min_lrs, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs, self.cooldown_counter, self.last_epoch = 0, 0, 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def is_better(self, a, best):
+        if self.mode == "min":
+            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
+            return a < bound
+        bound = best * (self.threshold + 1) if self.threshold_mode == "rel" else best + self.threshold
+        return a > bound
+
+    def step(self, metrics):
+        """Record this epoch's metric (a number or a one-element Tensor) and reduce if it is time."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                new_lr = max(group["lr"] * self.factor, min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self):
+        return list(self._last_lr)
+
+    def state_dict(self):
+        """Plain numbers: the settings, the best metric, the counters and the last lrs."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict):
+        unknown = set(state_dict) - set(self.state_dict())
+        if unknown:
+            raise KeyError(f"ReduceLROnPlateau.load_state_dict: unexpected keys {sorted(unknown)}")
+        self.__dict__.update(state_dict)

@@ -1,5 +1,5 @@
-"""Optimizers: the Optimizer base (param groups, state, state_dict), SGD, Adam and RMSprop, as
-torch.optim.
+"""Optimizers: the Optimizer base (param groups, state, state_dict), SGD, Adam, AdamW and RMSprop,
+as torch.optim.
 
 Updates follow torch's formulas exactly and change each Parameter's array in place, outside the
 graph, with in-place NumPy/CuPy ops and one reusable scratch array per parameter (no temporaries on
@@ -234,10 +234,11 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False):
-        _check(lr >= 0, "learning rate", lr, "Adam")
-        _check(eps >= 0, "epsilon value", eps, "Adam")
-        _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), "betas", betas, "Adam")
-        _check(weight_decay >= 0, "weight_decay value", weight_decay, "Adam")
+        name = type(self).__name__
+        _check(lr >= 0, "learning rate", lr, name)
+        _check(eps >= 0, "epsilon value", eps, name)
+        _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), "betas", betas, name)
+        _check(weight_decay >= 0, "weight_decay value", weight_decay, name)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
@@ -293,6 +294,21 @@ class Adam(Optimizer):
         xp.divide(exp_avg, work, out=work)            # p -= step_size * m / denom
         work *= step_size
         param -= work
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), torch's AdamW: each step first
+    shrinks the weights, p *= 1 - lr * weight_decay, then takes Adam's step on the plain gradient.
+    Same state keys as Adam ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+    def _update(self, p, state, lr, beta1, beta2, eps, weight_decay, amsgrad):
+        if weight_decay:
+            p.array *= 1 - lr * weight_decay
+        super()._update(p, state, lr, beta1, beta2, eps, 0, amsgrad)
 
 
 class RMSprop(Optimizer):
