@@ -25,6 +25,8 @@ from .module import Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
 from .pooling import (AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, PixelShuffle, PixelUnshuffle,
                       Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+from . import parallel  # DistributedDataParallel (imports minigan.distributed, never mpi4py)
+from .sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm
 
 __all__ = ["functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "Linear", "Embedding", "Dropout", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity",
