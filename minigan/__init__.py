@@ -13,14 +13,22 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 from . import backend
-from .autograd import (Function, Tensor, cat, enable_grad, full, no_grad, ones, ones_like, rand,
-                       randint, randn, set_grad_enabled, stack, tensor, where, zeros, zeros_like)
+from .autograd import (Function, Tensor, arange, cat, empty, empty_like, enable_grad, from_numpy,
+                       full, full_like, linspace, no_grad, ones, ones_like, rand, rand_like,
+                       randint, randn, randn_like, set_grad_enabled, stack, tensor, where, zeros,
+                       zeros_like)
+from .autograd.tensor_functions import (abs, add, amax, amin, argmax, argmin, clamp, clip, div,
+                                        exp, flatten, is_tensor, log, masked_fill, matmul, max,
+                                        maximum, mean, min, minimum, mm, mul, neg, numel, permute,
+                                        pow, relu, reshape, sigmoid, sqrt, squeeze, std, sub, sum,
+                                        tanh, transpose, unsqueeze, var)
 from .random import manual_seed
 from . import nn, optim  # noqa: E402  (mg.nn, mg.optim like torch.nn, torch.optim)
 from .serialization import load, save  # noqa: E402  (mg.save / mg.load, as safetensors)
 from . import utils  # noqa: E402  (mg.utils.data, mg.utils.save_image, like torch.utils)
 
-float32, float64, int64 = np.float32, np.float64, np.int64
+float32, float64, int64, int32, uint8 = np.float32, np.float64, np.int64, np.int32, np.uint8
+float, double, long, int, bool = float32, float64, int64, int32, np.bool_     # torch's aliases
 __version__ = "0.1.0"
 
 

@@ -48,6 +48,52 @@ def ones_like(t, dtype=None, requires_grad=False):
     return ones(t.shape, dtype=dtype or t.dtype, device=t.device, requires_grad=requires_grad)
 
 
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=t.device,
+                requires_grad=requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor (float32 on the default device unless told)."""
+    device = backend.parse_device(device)
+    xp = backend.cp if device == "cuda" else np
+    return Tensor(xp.empty(_shape(shape), dtype=np.float32 if dtype is None else dtype),
+                  requires_grad=requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad=False):
+    return empty(t.shape, dtype=dtype or t.dtype, device=t.device, requires_grad=requires_grad)
+
+
+def from_numpy(array):
+    """A tensor sharing `array`'s memory and dtype (float64 stays float64, as torch.from_numpy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """start, start + step, ... below end (torch.arange): int64 for int arguments, else float32.
+
+    >>> arange(5).tolist(), arange(0, 1, 0.25).tolist()
+    ([0, 1, 2, 3, 4], [0.0, 0.25, 0.5, 0.75])
+    """
+    start, end = (0, start) if end is None else (start, end)
+    if dtype is None:
+        whole = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if whole else np.float32
+    values = np.arange(start, end, step, dtype=np.float64 if np.dtype(dtype).kind == "f" else None)
+    return Tensor(_as_array(values.astype(dtype), device=device or backend.default_device()),
+                  requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """`steps` evenly spaced values from start to end inclusive (float32 unless told)."""
+    values = np.linspace(start, end, int(steps)).astype(np.float32 if dtype is None else dtype)
+    return Tensor(_as_array(values, device=device or backend.default_device()),
+                  requires_grad=requires_grad)
+
+
 def _random(draw, shape, dtype, device, requires_grad):
     """Draw on the host from the global generator (same numbers on every device), then move."""
     dtype = np.dtype(np.float32 if dtype is None else dtype)
@@ -66,6 +112,14 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform [0, 1) samples from the global generator."""
     return _random(lambda g, s, dt: g.random(s, dtype=dt), shape, dtype, device, requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False):
+    return randn(t.shape, dtype=dtype or t.dtype, device=t.device, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False):
+    return rand(t.shape, dtype=dtype or t.dtype, device=t.device, requires_grad=requires_grad)
 
 
 def randint(low, high, size, device=None):
