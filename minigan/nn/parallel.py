@@ -203,3 +203,9 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self):
         return f"world_size={dist.get_world_size()}, broadcast_buffers={self.broadcast_buffers}"
+
+
+def unwrap(model):
+    """The model inside a DistributedDataParallel (``model.module``), or ``model`` itself: what a
+    checkpoint or a sample grid should use, so that its keys and calls are the plain model's."""
+    return model.module if isinstance(model, DistributedDataParallel) else model

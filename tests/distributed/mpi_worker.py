@@ -85,7 +85,48 @@ def adam(*models):
     return optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
 
 
+class TwoHeads(nn.Module):
+    """A trunk and two heads; `forward(x, head)` uses one head, so ranks can use different ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk, self.a, self.b = nn.Linear(3, 4), nn.Linear(4, 1), nn.Linear(4, 1)
+
+    def forward(self, x, head):
+        return getattr(self, head)(self.trunk(x).tanh())
+
+
+def no_sync_and_unused_parameters():
+    """Rank 0 uses head a, rank 1 head b, each over two micro-batches, the first in no_sync():
+    every rank must end with the mean over ranks of each rank's summed gradients, a rank's unused
+    head counting as zero. Returns the largest error against that, computed in one process."""
+    xs = np.random.default_rng(9).normal(size=(2, 2, 5, 3))          # (rank, micro-batch, 5, 3)
+    heads = ("a", "b")
+    mg.manual_seed(1)
+    model = DDP(TwoHeads().double())
+    rank = dist.get_rank()
+    with model.no_sync():
+        model(mg.tensor(xs[rank, 0]), heads[rank]).sum().backward()
+    unreduced = model.module.trunk.weight.grad.numpy()
+    model(mg.tensor(xs[rank, 1]), heads[rank]).sum().backward()
+    expected, local = {}, None
+    for r in range(2):
+        mg.manual_seed(1)
+        plain = TwoHeads().double()
+        for m in range(2):
+            plain(mg.tensor(xs[r, m]), heads[r]).sum().backward()
+            if (r, m) == (rank, 0):
+                local = plain.trunk.weight.grad.numpy()
+        for name, p in plain.named_parameters():
+            if p.grad is not None:
+                expected[name] = expected.get(name, 0) + p.grad.numpy() / 2
+    got = dict(model.module.named_parameters())
+    errors = [float(np.max(np.abs(got[k].grad.numpy() - v))) for k, v in expected.items()]
+    return max(errors + [float(np.max(np.abs(unreduced - local)))])   # no_sync left it local
+
+
 def scenario_dcgan(out, steps=5, batch=16):
+    no_sync_error = max(dist.all_gather_object([None] * 2, no_sync_and_unused_parameters()))
     data = images(steps * batch * 2, 1, seed=1)
     noise = np.random.default_rng(2).normal(size=(steps, 2 * batch, NZ, 1, 1))
     shards = [dist.DistributedSampler(data, 2, r, seed=3).indices() for r in range(2)]
@@ -105,7 +146,8 @@ def scenario_dcgan(out, steps=5, batch=16):
     for s in range(steps):
         order = np.concatenate([shard[s * batch:(s + 1) * batch] for shard in shards])
         dcgan_step(G1, D1, opt_G1, opt_D1, mg.tensor(data[order]), mg.tensor(noise[s]))
-    write(out, {"G": max_difference(G.module.state_dict(), G1.state_dict()),
+    write(out, {"no_sync": no_sync_error,
+                "G": max_difference(G.module.state_dict(), G1.state_dict()),
                 "D": max_difference(D.module.state_dict(), D1.state_dict()),
                 "moved": max_difference(dict(G1.named_parameters()),
                                         dict(dcgan_models(np.float64)[0].named_parameters()))})

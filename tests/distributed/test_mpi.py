@@ -44,8 +44,9 @@ def result(scenario, out):
 
 def test_dcgan_with_syncbatchnorm_equals_one_process_at_the_global_batch(tmp_path):
     found = result("dcgan", tmp_path)       # 5 steps, 2 ranks x 16 vs 1 x 32, float64
-    assert found["moved"] > 1e-3            # training really changed the weights
+    assert found["moved"] > 1e-4            # training really changed the weights
     assert found["G"] < 1e-10 and found["D"] < 1e-10, found
+    assert found["no_sync"] < 1e-12, found  # accumulation, and heads used on one rank only
 
 
 def test_cyclegan_with_instance_norm_and_image_pools_equals_one_process(tmp_path):
