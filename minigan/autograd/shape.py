@@ -4,6 +4,8 @@ Most of these are linear, so each backward is another op of this file: Sum's bac
 Expand's is a sum (done by the engine's sum_to_shape), GetItem's is an IndexAdd whose own backward is
 a GetItem again, Cat's is a set of GetItems. Chains of them differentiate to any order.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from .. import backend
@@ -87,6 +89,42 @@ class Var(Function):
         scale = 2.0 / ctx.denominator if ctx.denominator else float("nan")
         centred = a - a.mean(dim=ctx.axes, keepdim=True)   # recomputed from a: differentiable
         return _expand_back(g, a.shape, ctx.axes) * centred * scale, None, None, None
+
+
+# ---------------------------------------------------------------- selection (helpers, not ops)
+# what max/min(dim=...) return, as torch.return_types.max: a named (values, indices) pair
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def correction(unbiased, correction):
+    """var/std's divisor correction from torch's two spellings: unbiased=True/False or correction=k."""
+    if unbiased is not None and correction is not None:
+        raise ValueError("var/std: give either unbiased or correction, not both")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def arg_extreme(array, name, dim, keepdim):
+    """int64 array: `name` ("argmax"/"argmin") along dim, or of the flattened array (dim None)."""
+    if dim is None:
+        index = getattr(array.reshape(-1), name)()
+        return index.reshape((1,) * array.ndim if keepdim else ()).astype(np.int64)
+    _axes(dim, array.ndim)                                       # checks dim
+    index = getattr(array, name)(axis=dim)
+    return (xp_of(array).expand_dims(index, dim) if keepdim else index).astype(np.int64)
+
+
+def values_and_indices(x, indices, dim, keepdim):
+    """(values, indices) of Tensor x at keepdim-shaped `indices` along dim; the values through a
+    GetItem, so the gradient goes to the picked elements only (torch.max(dim)'s)."""
+    dim = dim % x.ndim
+    grid = list(xp_of(x.array).indices(indices.shape, sparse=True))   # open grid, kept dims
+    grid[dim] = indices.array
+    values = GetItem.apply(x, tuple(grid))
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return ValuesIndices(values, indices)
 
 
 # ---------------------------------------------------------------- shape

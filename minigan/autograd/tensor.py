@@ -8,23 +8,20 @@
 
 Operators and methods build the graph through the Functions in `ops.py` and `shape.py`;
 `backward()` runs the engine in `function.py`. The in-place methods (`fill_`, `clamp_`, `t[i] = v`)
-change the array without a graph; they live in tensor_inplace.py.
+change the array without a graph; they live in tensor_array.py with the other methods that only
+read or write the array (shape, dtype, numpy(), comparisons).
 
 `t.array` is the raw NumPy or CuPy array (no copy): what the Functions and kernels work on. `t.data`
 is PyTorch's: a Tensor sharing that array and its version counter, requires_grad=False, no graph, so
 `p.data.clamp_(-c, c)` or `nn.init.normal_(p.data)` changes `p` itself (docs/nn.md).
 """
-from collections import namedtuple
-
 import numpy as np
 
 from .. import backend
 from . import function
 from .function import run_backward
-from .tensor_inplace import InPlaceMethods
-
-# what max/min(dim=...) return, as torch.return_types.max: a named (values, indices) pair
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+from . import tensor_array
+from .tensor_array import ArrayMethods, _unwrap_index
 _TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
                np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor",
                np.dtype(np.bool_): "BoolTensor", np.dtype(np.uint8): "ByteTensor"}
@@ -54,7 +51,7 @@ def _shape_args(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
 
 
-class Tensor(InPlaceMethods):
+class Tensor(ArrayMethods):
     """An array with autograd. Build one with `mg.tensor(...)`; see the module docstring."""
     __slots__ = ("array", "grad", "_requires_grad", "_node", "_retains_grad", "_counter",
                  "__weakref__")
@@ -103,12 +100,7 @@ class Tensor(InPlaceMethods):
             raise TypeError(f"data: expected a Tensor or an array, got {type(value).__name__}")
         self.array = value
 
-    # ----- facts -----
-    shape = property(lambda self: tuple(self.array.shape))
-    ndim = property(lambda self: self.array.ndim)
-    dtype = property(lambda self: self.array.dtype)
-    device = property(lambda self: backend.device_of(self.array))
-    is_cuda = property(lambda self: backend.is_cupy_array(self.array))
+    # ----- facts (the array's own: shape, dtype, device, ... in tensor_array.py) -----
     is_leaf = property(lambda self: self._node is None)
     grad_fn = property(lambda self: self._node)
 
@@ -126,18 +118,6 @@ class Tensor(InPlaceMethods):
                                "use detach() to cut a computed tensor from the graph")
         self._requires_grad = bool(flag)
 
-    def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
-
-    def numel(self):
-        return int(self.array.size)
-
-    def dim(self):
-        return self.ndim
-
-    def __len__(self):
-        return self.shape[0]
-
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
         dev = ", device='cuda'" if self.device == "cuda" else ""
@@ -145,29 +125,6 @@ class Tensor(InPlaceMethods):
         return f"tensor({body}{dev}{grad})"
 
     # ----- conversion -----
-    def numpy(self):
-        """The values as a NumPy array (copied from the GPU if needed)."""
-        return backend.to_device(self.array, "cpu")
-
-    def item(self):
-        if self.array.size != 1:
-            raise ValueError(f"item(): expected a tensor with one element, got shape {self.shape}")
-        return self.array.reshape(()).item()
-
-    def tolist(self):
-        return self.numpy().tolist()
-
-    def __array__(self, dtype=None, copy=None):
-        """`np.asarray(t)`: the values as a NumPy array (a copy only from the GPU or to cast)."""
-        array = self.numpy()
-        return array if dtype is None else array.astype(dtype, copy=False)
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
     def clone(self):
         """A copy of the data that stays in the graph: change the copy in place, not a saved tensor."""
         return ops.Clone.apply(self)
@@ -302,30 +259,6 @@ class Tensor(InPlaceMethods):
     add, sub, mul, div, pow, matmul, neg = (__add__, __sub__, __mul__, __truediv__, __pow__,
                                             __matmul__, __neg__)
 
-    # ----- comparisons: plain boolean tensors, no graph -----
-    def _compare(self, other, fn):
-        return Tensor(fn(self.array, other.array if isinstance(other, Tensor) else other))
-
-    def __lt__(self, other):
-        return self._compare(other, lambda a, b: a < b)
-
-    def __le__(self, other):
-        return self._compare(other, lambda a, b: a <= b)
-
-    def __gt__(self, other):
-        return self._compare(other, lambda a, b: a > b)
-
-    def __ge__(self, other):
-        return self._compare(other, lambda a, b: a >= b)
-
-    def __eq__(self, other):
-        return self._compare(other, lambda a, b: a == b)
-
-    def __ne__(self, other):
-        return self._compare(other, lambda a, b: a != b)
-
-    __hash__ = object.__hash__
-
     # ----- elementwise math (ops.py) -----
     def exp(self):
         return ops.Exp.apply(self)
@@ -372,7 +305,7 @@ class Tensor(InPlaceMethods):
             return ops.Where.apply(self.array >= dim.array, self, dim)
         if dim is None:
             return shape.Amax.apply(self, None, keepdim)
-        return self._pick(self.argmax(dim, keepdim=True), dim, keepdim)
+        return shape.values_and_indices(self, self.argmax(dim, keepdim=True), dim, keepdim)
 
     def min(self, dim=None, keepdim=False):
         """As `max`, for the smallest value."""
@@ -380,41 +313,19 @@ class Tensor(InPlaceMethods):
             return ops.Where.apply(self.array <= dim.array, self, dim)
         if dim is None:
             return self.amin(None, keepdim)
-        return self._pick(self.argmin(dim, keepdim=True), dim, keepdim)
-
-    def _pick(self, indices, dim, keepdim):
-        """(values, indices): self's values at `indices` (keepdim-shaped) along `dim`."""
-        dim = dim % self.ndim
-        xp = backend.get_array_module(self.array)
-        grid = list(xp.indices(indices.shape, sparse=True))      # an open grid over the kept dims
-        grid[dim] = indices.array
-        values = self[tuple(grid)]                               # GetItem: gradient to the pick
-        if not keepdim:
-            values, indices = values.squeeze(dim), indices.squeeze(dim)
-        return ValuesIndices(values, indices)
+        return shape.values_and_indices(self, self.argmin(dim, keepdim=True), dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
-        """Index of the largest value along `dim` (of the flattened tensor when dim is None)."""
-        return self._arg("argmax", dim, keepdim)
+        """Index (int64) of the largest value along `dim`, or in the flattened tensor."""
+        return Tensor(shape.arg_extreme(self.array, "argmax", dim, keepdim))
 
     def argmin(self, dim=None, keepdim=False):
-        return self._arg("argmin", dim, keepdim)
-
-    def _arg(self, name, dim, keepdim):
-        array = self.array
-        if dim is None:
-            index = getattr(array.reshape(-1), name)()
-            return Tensor(index.reshape((1,) * self.ndim if keepdim else ()).astype(np.int64))
-        shape._axes(dim, self.ndim)                               # checks dim
-        index = getattr(array, name)(axis=dim)
-        if keepdim:
-            index = backend.get_array_module(array).expand_dims(index, dim)
-        return Tensor(index.astype(np.int64))
+        return Tensor(shape.arg_extreme(self.array, "argmin", dim, keepdim))
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Variance over `dim`: sum((x - mean)^2) / (n - correction); correction 1 (unbiased, the
         default, as torch) or 0 (unbiased=False)."""
-        return shape.Var.apply(self, dim, keepdim, _correction(unbiased, correction))
+        return shape.Var.apply(self, dim, keepdim, shape.correction(unbiased, correction))
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Standard deviation: var(...).sqrt(), unbiased by default like torch."""
@@ -470,15 +381,6 @@ class Tensor(InPlaceMethods):
         return shape.GetItem.apply(self, _unwrap_index(index))
 
 
-def _correction(unbiased, correction):
-    """The divisor's correction from torch's two spellings: unbiased=True/False or correction=k."""
-    if unbiased is not None and correction is not None:
-        raise ValueError("var/std: give either unbiased or correction, not both")
-    if correction is not None:
-        return correction
-    return 1 if unbiased is None or unbiased else 0
-
-
 def _initial_grad(output, gradient, fn):
     """The gradient to start from: ones for a scalar, or `gradient` checked against the output."""
     xp = backend.get_array_module(output.array)
@@ -494,13 +396,6 @@ def _initial_grad(output, gradient, fn):
     return grad
 
 
-def _unwrap_index(index):
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, tuple):
-        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
-    return index
-
-
 function.Tensor = Tensor     # for the engine, which cannot import this module (it is imported by it)
+tensor_array.Tensor = Tensor  # for the comparisons, which make plain Tensors
 from . import ops, shape  # noqa: E402  (the Functions behind the operators; they import Tensor)

@@ -1,6 +1,9 @@
-"""Tensor's in-place methods: they change the array directly and record no graph.
+"""Tensor's methods that only read or write its array and record no graph: the array's facts
+(shape, dtype, device), copies to the host (numpy, item, `np.asarray(t)`), comparisons (plain bool
+tensors), and in-place changes. Tensor (tensor.py) inherits them and adds everything that builds
+a graph.
 
-minigan records no in-place ops, so these are for tensors outside the graph: initialisation,
+minigan records no in-place ops, so the in-place ones are for tensors outside the graph: initialisation,
 optimizer-style updates, buffers, and the `.data` idioms PyTorch code uses:
 
     >>> import minigan as mg
@@ -23,16 +26,88 @@ from .function import is_grad_enabled
 
 def _operand(value, device):
     """A Tensor's array or an array moved to `device`; Python numbers as they are."""
-    if hasattr(value, "_counter"):                      # a Tensor
+    if isinstance(value, ArrayMethods):               # a Tensor
         return value.array
     if hasattr(value, "shape"):
         return backend.to_device(value, device)
     return value
 
 
-class InPlaceMethods:
-    """Mixed into Tensor (tensor.py): the methods that write into `self.array`."""
+Tensor = None        # tensor.py sets it: the comparisons make Tensors
+
+
+class ArrayMethods:
+    """Tensor's base (tensor.py): the methods that read or write `self.array` directly."""
     __slots__ = ()
+
+    # ----- facts -----
+    shape = property(lambda self: tuple(self.array.shape))
+    ndim = property(lambda self: self.array.ndim)
+    dtype = property(lambda self: self.array.dtype)
+    device = property(lambda self: backend.device_of(self.array))
+    is_cuda = property(lambda self: backend.is_cupy_array(self.array))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.array.size)
+
+    def dim(self):
+        return self.ndim
+
+    def __len__(self):
+        return self.shape[0]
+
+    # ----- to the host -----
+    def numpy(self):
+        """The values as a NumPy array (copied from the GPU if needed)."""
+        return backend.to_device(self.array, "cpu")
+
+    def item(self):
+        if self.array.size != 1:
+            raise ValueError(f"item(): expected a tensor with one element, got shape {self.shape}")
+        return self.array.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        """`np.asarray(t)`: the values as a NumPy array (a copy only from the GPU or to cast)."""
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    # ----- comparisons: plain boolean tensors, no graph -----
+    def _compare(self, other, fn):
+        return Tensor(fn(self.array, other.array if isinstance(other, Tensor) else other))
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __eq__(self, other):
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other):
+        return self._compare(other, lambda a, b: a != b)
+
+    __hash__ = object.__hash__
+
+    # ----- in place -----
 
     def _check_inplace(self, name):
         if self.requires_grad and self.is_leaf and is_grad_enabled():
@@ -61,7 +136,6 @@ class InPlaceMethods:
         return self._write("copy_", _operand(src, self.device))
 
     def __setitem__(self, index, value):
-        from .tensor import _unwrap_index
         self._check_inplace("__setitem__")
         self.array[_unwrap_index(index)] = _operand(value, self.device)
 
@@ -123,3 +197,12 @@ class InPlaceMethods:
 
     def __itruediv__(self, other):
         return self / other if self._records(other) else self.div_(other)
+
+
+def _unwrap_index(index):
+    """An index with its Tensors replaced by their arrays (for getitem and setitem)."""
+    if isinstance(index, ArrayMethods):
+        return index.array
+    if isinstance(index, tuple):
+        return tuple(i.array if isinstance(i, ArrayMethods) else i for i in index)
+    return index
