@@ -36,7 +36,7 @@ CASES = ("dcgan32", "cyclegan64")
 # ---------------------------------------------------------------- the worker (one job)
 def _instrument(dist, parallel):
     """Count seconds in collectives and in DDP's gradient reduction, and the bytes it reduces."""
-    counters = {"collectives": 0.0, "grad_reduce": 0.0, "grad_bytes": {}}
+    counters = {"collectives": 0.0, "calls": 0, "grad_reduce": 0.0, "grad_bytes": {}}
     call = dist.group._Group.call
 
     def timed_call(self, what, fn, *args):
@@ -45,6 +45,7 @@ def _instrument(dist, parallel):
             return call(self, what, fn, *args)
         finally:
             counters["collectives"] += time.perf_counter() - start
+            counters["calls"] += 1
 
     reduce = parallel.DistributedDataParallel.reduce_gradients
 
@@ -117,7 +118,7 @@ def worker(case, steps, warmup, out):
     for _ in range(steps):
         if distributed:
             dist.barrier()                 # start every step together
-        counters.update(collectives=0.0, grad_reduce=0.0, grad_bytes={})
+        counters.update(collectives=0.0, calls=0, grad_reduce=0.0, grad_bytes={})
         start = time.perf_counter()
         trainer.train_step(*batch)
         times.append(time.perf_counter() - start)
@@ -126,7 +127,7 @@ def worker(case, steps, warmup, out):
     params = {name: sum(p.array.nbytes for p in m.parameters()) for name, m in models.items()}
     row = {"step": statistics.median(times), "collectives": statistics.median(comm),
            "grad_reduce": statistics.median(grad), "grad_bytes": sum(counters["grad_bytes"].values()),
-           "param_bytes": params, "world": dist.get_world_size()}
+           "param_bytes": params, "calls": counters["calls"], "world": dist.get_world_size()}
     if dist.is_main_process():
         with open(out, "w") as f:
             json.dump(row, f)
@@ -167,6 +168,67 @@ def table(rows):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- the scaling model
+LINKS = {"1 Gb/s": (1e9 / 8, 50e-6), "10 Gb/s": (10e9 / 8, 20e-6), "100 Gb/s": (100e9 / 8, 5e-6)}
+RANKS = (2, 4, 8, 16, 32, 64)
+
+
+def comm_time(grad_bytes, small_calls, ranks, bandwidth, latency):
+    """Seconds per step on `ranks` machines: a ring all-reduce of the gradients (2 (N-1)/N of the
+    bytes cross each link, 2 (N-1) latency-bound hops) plus the small collectives (SyncBatchNorm's
+    statistics, DDP's flags, buffer broadcasts), each about 2 log2 N latencies."""
+    ring = 2 * (ranks - 1) / ranks * grad_bytes / bandwidth + 2 * (ranks - 1) * latency
+    small = small_calls * 2 * max(1, (ranks - 1).bit_length()) * latency
+    return ring + small
+
+
+def scaling_table(name, compute, grad_bytes, small_calls):
+    """Weak scaling (each rank keeps its batch): efficiency = compute / (compute + comm), and the
+    speed-up over one machine, N * efficiency, per link and rank count."""
+    lines = [f"**{name}**: compute {compute:.3g} s/step on one machine, {grad_bytes / 2 ** 20:.1f} "
+             f"MB of gradients and {small_calls} small collectives per step.", "",
+             "| link | " + " | ".join(f"{n} ranks" for n in RANKS) + " |",
+             "|---|" + "---|" * len(RANKS)]
+    for link, (bandwidth, latency) in LINKS.items():
+        cells = []
+        for n in RANKS:
+            efficiency = compute / (compute + comm_time(grad_bytes, small_calls, n, bandwidth,
+                                                        latency))
+            cells.append(f"{efficiency:.0%} ({n * efficiency:.1f}x)")
+        lines.append(f"| {link} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _gradient_bytes(*models):
+    """float32 bytes of the models' parameters: what one step all-reduces when each is updated once."""
+    return 4 * sum(p.numel() for m in models for p in m.parameters())
+
+
+def scaling(rows):
+    from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from minigan.models.patchgan import PatchDiscriminator
+    from minigan.models.resnet import ResnetGenerator
+    parts = []
+    for case in CASES:
+        one, two = rows.get((case, 1, 2)), rows.get((case, 2, 1))
+        if one and two:
+            small = two["calls"] - len(two["param_bytes"])   # one bucket per model is the big one
+            parts.append(scaling_table(f"{case}, measured here (one machine = this 2-core VM)",
+                                       one["step"], two["grad_bytes"], small))
+    dcgan64 = _gradient_bytes(DCGANGenerator(64, 100, 3, 64), DCGANDiscriminator(64, 3, 64))
+    cyclegan256 = _gradient_bytes(*(2 * [ResnetGenerator(3, 3, 64, 9)]),
+                                  *(2 * [PatchDiscriminator(3, 64, 3)]))
+    for name, seconds, size, small in (
+            ("CycleGAN 256x256 (paper), batch 1 per rank on a 2-core CPU: 6.5 s/step (issue 13)",
+             6.5, cyclegan256, 12),
+            ("DCGAN 64x64 RGB, batch 64 per rank on one H200: 30.9 ms/step "
+             "(bench/results/gpu_check_h200_2026-11-30.txt)", 0.0309, dcgan64, 40),
+            ("CycleGAN 256x256 (paper), batch 1 per rank on one H200: 164.5 ms/step (same file)",
+             0.1645, cyclegan256, 12)):
+        parts.append(scaling_table(name, seconds, size, small))
+    return "\n\n".join(parts)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
@@ -189,7 +251,8 @@ def main():
         for ranks, threads in ((1, 2), (2, 1)):
             rows[(case, ranks, threads)] = run(case, ranks, threads, args.steps, args.warmup)
             print(f"{case} {ranks}x{threads}: {rows[(case, ranks, threads)]}", flush=True)
-    text = table(rows)
+    text = table(rows) + "\n\nScaling model (docs/distributed.md): efficiency (speed-up)\n\n" \
+        + scaling(rows)
     text += (f"\n\nLoad average when the bench started: {load:.2f} (1-minute); CPU count "
              f"{os.cpu_count()}.\n")
     print(text)
