@@ -15,12 +15,12 @@ time and then loaded from the run's folder or ~/.cache/minigan.
 
 Writes to ``--out``: ``samples_epoch<NNN>.png`` (one row per class), ``losses.png``,
 ``metrics.json`` (``accuracy`` of the final samples, per class, and after every epoch),
-``checkpoint.npz`` (every epoch) and ``classifier.npz``.
+``checkpoint.npz`` (every epoch, or ``--checkpoint-every`` steps), ``classifier.npz`` and
+``index.html`` (every epoch's grid, the loss plot and the metrics). An MNIST folder with only one
+split (``train-*`` or ``t10k-*``) trains on it and holds out its last sixth.
 """
 import argparse
-import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -28,12 +28,13 @@ from tqdm import tqdm
 
 import minigan as mg
 from minigan import io, optim
-from minigan.data import DataLoader, IdxFormatError, MNISTFormat, SyntheticDigits
-from minigan.gans import PLAIN_LOSSES, NonFiniteLossError, TrainingLoop, evaluation
+from minigan.data import IdxFormatError, SyntheticDigits
+from minigan.gans import PLAIN_LOSSES, TrainingLoop, cli, evaluation
 from minigan.gans.cgan import CGAN, class_rows
 from minigan.models.cgan import CGANDiscriminator, CGANGenerator
 
 N_CLASSES = 10
+TITLE = "cgan: conditional digits"
 
 
 def parse_args(argv=None):
@@ -44,10 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--n-train", type=int, default=10000,
                    help="synthetic digits to train on (default 10000; ignored with --data)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help='"cpu", "cuda" or "auto"')
-    p.add_argument("--out", default="out/cgan", help="output folder (default out/cgan)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
+    cli.add_run_arguments(p, "out/cgan")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--latent-dim", type=int, default=100)
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate for G and D")
@@ -63,20 +61,15 @@ def parse_args(argv=None):
     p.add_argument("--instance-noise", type=float, default=0.0,
                    help="std of noise added to D's inputs, annealed to 0 over the run")
     p.add_argument("--eval-per-class", type=int, default=100, help="samples per class to judge")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
-    for name in ("epochs", "n_train", "batch_size", "image_size", "latent_dim", "d_steps",
-                 "eval_per_class"):
-        if getattr(args, name) < (0 if name == "epochs" else 1):
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    return args
+    return cli.parse(p, argv, positive=("n_train", "batch_size", "image_size", "latent_dim",
+                                        "d_steps", "eval_per_class"), non_negative=("epochs",))
 
 
 def load_data(args):
     """The labelled training set: synthetic digits, or the --data folder's train split."""
     if args.data is None:
         return SyntheticDigits(args.n_train, size=args.image_size, seed=args.seed)
-    return MNISTFormat(args.data, train=True, size=args.image_size)
+    return evaluation.mnist_splits(args.data, args.image_size)[0]
 
 
 def build(args, device, steps):
@@ -96,29 +89,19 @@ def build(args, device, steps):
                 matching_aware=bool(args.matching_aware))
 
 
-def earlier_history(out, step):
-    """The per-epoch records of metrics.json up to ``step`` (what a resumed run continues)."""
-    try:
-        with open(os.path.join(out, "metrics.json")) as f:
-            return [r for r in json.load(f).get("history", []) if r["step"] <= step]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    device = mg.device(args.device)
+    device = cli.device(args)
     mg.manual_seed(args.seed)
     try:
         dataset = load_data(args)
-    except (FileNotFoundError, IdxFormatError) as e:
-        sys.exit(f"error: {e}")
-    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        seed=args.seed, device=device)
+    except (FileNotFoundError, IdxFormatError, ValueError) as e:
+        cli.fail(e)
+    loader = cli.loader(dataset, args, device)
     cgan = build(args, device, args.epochs * len(loader))
-    config = {k: v for k, v in vars(args).items()
-              if k not in ("epochs", "out", "device", "resume", "no_progress")}
+    config = cli.run_config(args)
+    cli.check_out(args)
     classifier, classifier_info = evaluation.digit_classifier(
         args.image_size, data=args.data, out_dir=args.out, device=device,
         progress=not args.no_progress)
@@ -146,27 +129,20 @@ def main(argv=None):
         io.save_image_grid(path, cgan.sample(grid_labels, z=grid_z), nrow=10)
         history.append({"epoch": epoch + 1, "step": loop.step, "accuracy": accuracy})
         tqdm.write(f"epoch {epoch + 1}: sample accuracy {accuracy:.3f}")
-        io.save_json(os.path.join(args.out, "metrics.json"), {"history": history})
+        cli.write_progress(args, history, TITLE)
 
     loop = TrainingLoop(cgan, loader, args.out, epochs=args.epochs, config=config,
-                        on_epoch_end=on_epoch_end, progress=not args.no_progress, desc="cgan")
-    if args.resume:
-        try:
-            loop.resume()
-        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
-            sys.exit(f"error: {e}")
-        history[:] = earlier_history(args.out, loop.step)
-    if loop.step == 0:
-        history.append({"epoch": 0, "step": 0, "accuracy": evaluate()[0]})
-    start_step, train_start = loop.step, time.perf_counter()
-    try:
-        loop.run()
-    except NonFiniteLossError as e:
-        sys.exit(f"error: {e}")
-    train_seconds = time.perf_counter() - train_start
+                        on_epoch_end=on_epoch_end, progress=not args.no_progress, desc="cgan",
+                        checkpoint_every=args.checkpoint_every,
+                        save_epoch_freq=args.save_epoch_freq)
 
+    def before_run():
+        history[:] = cli.earlier_history(args.out, loop.step) if args.resume else []
+        if loop.step == 0:
+            history.append({"epoch": 0, "step": 0, "accuracy": evaluate()[0]})
+
+    steps_run, train_seconds = cli.run(loop, args, before_run)
     accuracy, per_class = evaluate()
-    steps_run = loop.step - start_step
     metrics = {
         "accuracy": accuracy, "accuracy_per_class": per_class, "history": history,
         "step": loop.step, "train_seconds": round(train_seconds, 2),
@@ -175,13 +151,10 @@ def main(argv=None):
         "classifier": {k: classifier_info[k] for k in ("accuracy", "source", "seconds")},
         "interrupted": loop.interrupted, "config": config,
     }
-    io.save_json(os.path.join(args.out, "metrics.json"), metrics)
     print(f"step {loop.step}: the classifier reads the requested digit in {accuracy:.1%} of "
           f"samples ({steps_run} steps in {train_seconds:.0f} s); wrote {args.out}/metrics.json, "
-          f"samples_epoch*.png, losses.png")
-    if loop.interrupted:
-        sys.exit(130)
-    return metrics
+          f"samples_epoch*.png, losses.png, index.html")
+    return cli.finish(loop, args, metrics, TITLE)
 
 
 if __name__ == "__main__":

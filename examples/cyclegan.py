@@ -5,6 +5,8 @@
     python examples/cyclegan.py --size 256 --ngf 64 --ndf 64 --n-blocks 9 --device cuda  # paper
     python examples/cyclegan.py --data datasets/summer2winter_yosemite   # trainA/trainB/testA/testB
     python examples/cyclegan.py --test photos/ --out out/cyclegan        # translate a folder
+    python examples/cyclegan.py --test photos/ --preprocess none         # each at its own size
+    python examples/cyclegan.py --resume --epochs 5                      # a finished run, longer
 
 Data: by default procedural scenes (``minigan.data.scenes``): summer and winter photos of disjoint
 scenes for training, so the sets are truly unpaired, and a held-out test set of scenes drawn both
@@ -17,33 +19,39 @@ Models and losses as in Zhu et al. (2017): ResNet generators (reflection padding
 Adam(2e-4, 0.5), the learning rate constant for ``--epochs`` and decaying to 0 over
 ``--epochs-decay``.
 
+The reference's flags work too: ``--preprocess``, ``--no-flip``, ``--gan-mode``, ``--norm``,
+``--netG``, ``--init-type``/``--init-gain``, ``--lr-policy``, ``--serial-batches``,
+``--input-nc``/``--output-nc`` (see ``--help``).
+
 Writes to ``--out``: ``epoch_NNN.png`` (rows of real X | G(X) | F(G(X)) | real Y | F(Y) | G(F(Y))),
-``losses.png``, ``metrics.json`` and ``checkpoint.npz`` (every epoch; ``--resume`` continues with
-the very numbers an uninterrupted run gives).
+``losses.png``, ``metrics.json``, ``checkpoint.npz`` (every epoch, or ``--checkpoint-every``
+steps; ``--resume`` continues with the very numbers an uninterrupted run gives, and with a larger
+``--epochs`` or ``--epochs-decay`` goes on to the new total), ``checkpoint_epoch<NNN>.npz`` with
+``--save-epoch-freq``, and ``index.html`` (every epoch's grid, the loss plot, the metrics).
+``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an ``index.html`` of input | output
+pairs; ``--preprocess none`` keeps each image's own size (padded to a multiple of 4, cropped back).
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 from tqdm import tqdm
 
 import minigan as mg
 from minigan import io
-from minigan.data import DataLoader
-from minigan.data.paired import UnpairedFolder
+from minigan.data.paired import PREPROCESS, UnpairedFolder
 from minigan.data.scenes import PairedSceneTest, UnpairedScenes
-from minigan.gans import TrainingLoop, run_cli
+from minigan.gans import TrainingLoop, cli
 from minigan.gans.cyclegan import CycleGAN
-from minigan.gans.translation import score_translation, stack_field, translate_folder
+from minigan.gans.networks import INIT_TYPES, NET_G, define_G, init_weights, size_rule
+from minigan.gans.schedules import LR_POLICIES
+from minigan.gans.translation import score_translation, stack_field
 from minigan.models.patchgan import PatchDiscriminator
 from minigan.models.resnet import ResnetGenerator
 
 GRID_ROWS = 4
-# settings that change the numbers a run produces; a resume must use the same ones
-TRAINING_KEYS = ("data", "size", "load_size", "ngf", "ndf", "n_blocks", "n_layers", "epochs",
-                 "epochs_decay", "batch_size", "seed", "lr", "lambda_cycle", "lambda_identity",
-                 "pool_size", "n_train", "n_test", "direction")
+TITLE = "cyclegan"
+GAN_MODES = {"vanilla": "non_saturating", "lsgan": "lsgan", "wgangp": "wgan_gp"}
 
 
 def parse_args(argv=None):
@@ -55,12 +63,34 @@ def parse_args(argv=None):
     p.add_argument("--size", type=int, default=64, help="image side for training (multiple of 4)")
     p.add_argument("--load-size", type=int, default=None,
                    help="with --data: resize to this, then crop --size (default size * 286/256)")
+    p.add_argument("--preprocess", default="resize_and_crop", choices=PREPROCESS,
+                   help="with --data: the reference's preprocessing; with --test, 'none' "
+                        "translates each image at its own size")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--serial-batches", action="store_true",
+                   help="take the data in order (and pair X image i with Y image i)")
+    p.add_argument("--input-nc", type=int, default=None, choices=(1, 3),
+                   help="with --data: channels of X (default: found from all its images)")
+    p.add_argument("--output-nc", type=int, default=None, choices=(1, 3),
+                   help="with --data: channels of Y (default: found from all its images)")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave out unreadable image files instead of refusing")
+    p.add_argument("--netG", default=None, choices=NET_G,
+                   help="generator (default: a ResNet with --n-blocks blocks)")
+    p.add_argument("--norm", default="instance", choices=("batch", "instance", "none"))
+    p.add_argument("--init-type", default="normal", choices=INIT_TYPES)
+    p.add_argument("--init-gain", type=float, default=0.02)
     p.add_argument("--ngf", type=int, default=32, help="generator width (paper: 64)")
     p.add_argument("--ndf", type=int, default=32, help="discriminator width (paper: 64)")
     p.add_argument("--n-blocks", type=int, default=6, help="residual blocks (paper: 9 at 256x256)")
     p.add_argument("--n-layers", type=int, default=3, help="PatchGAN layers (3 = 70x70 patches)")
+    p.add_argument("--gan-mode", default="lsgan", choices=tuple(GAN_MODES),
+                   help="adversarial loss (lsgan, the paper's)")
     p.add_argument("--epochs", type=int, default=3, help="epochs at the initial learning rate")
     p.add_argument("--epochs-decay", type=int, default=3, help="epochs of linear decay to 0")
+    p.add_argument("--lr-policy", default="linear", choices=LR_POLICIES)
+    p.add_argument("--lr-decay-iters", type=int, default=50,
+                   help="--lr-policy step: epochs between x0.1 decays")
     p.add_argument("--n-train", type=int, default=200, help="scenes per domain (default data)")
     p.add_argument("--n-test", type=int, default=100, help="held-out scenes scored at the end")
     p.add_argument("--batch-size", type=int, default=1)
@@ -68,111 +98,123 @@ def parse_args(argv=None):
     p.add_argument("--lambda-cycle", type=float, default=10.0)
     p.add_argument("--lambda-identity", type=float, default=0.5)
     p.add_argument("--pool-size", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help='"cpu", "cuda" or "auto"')
-    p.add_argument("--out", default="out/cyclegan", help="output folder (default out/cyclegan)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
-    p.add_argument("--test", metavar="FOLDER", default=None,
-                   help="translate the images in FOLDER with <out>/checkpoint.npz (no training)")
-    p.add_argument("--results", default=None,
-                   help="with --test: where to write (default <out>/translated_<XtoY|YtoX>)")
+    cli.add_run_arguments(p, "out/cyclegan")
+    cli.add_test_arguments(p, "<out>/translated_<XtoY|YtoX>")
     p.add_argument("--to", default="XtoY", choices=("XtoY", "YtoX"),
                    help="with --test: G (X -> Y, e.g. summer -> winter) or F (Y -> X)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    for name in ("size", "ngf", "ndf", "n_layers", "n_train", "n_test", "batch_size"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("epochs", "epochs_decay", "n_blocks", "pool_size"):
-        if getattr(args, name) < 0:
-            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    if args.size % 4 or args.size < 8:
-        below = max(8, args.size // 4 * 4)
-        p.error(f"--size must be a multiple of 4 and at least 8 (two stride-2 downsamplings), got "
-                f"{args.size}; try {below} or {below + 4}")
+    args = cli.parse(p, argv, positive=("size", "ngf", "ndf", "n_layers", "n_train", "n_test",
+                                        "batch_size", "lr_decay_iters", "load_size"),
+                     non_negative=("epochs", "epochs_decay", "n_blocks", "pool_size",
+                                   "lambda_cycle", "lambda_identity"))
+    multiple = int(args.netG[5:]) if args.netG and args.netG.startswith("unet_") else 4
+    if args.size % multiple or args.size < max(8, multiple):
+        below = max(max(8, multiple), args.size // multiple * multiple)
+        p.error(f"--size must be a multiple of {multiple} and at least {max(8, multiple)} "
+                f"({'the U-Net' if multiple > 4 else 'two stride-2 downsamplings'}), got "
+                f"{args.size}; try {below} or {below + multiple}")
     if args.size < 3 * 2 ** args.n_layers:
         p.error(f"--size {args.size} is too small for a PatchGAN with --n-layers {args.n_layers} "
                 f"(needs at least {3 * 2 ** args.n_layers})")
     if args.load_size is None:
         args.load_size = args.size * 286 // 256
+    if args.test is not None and args.results is None:
+        args.results = os.path.join(args.out, f"translated_{args.to}")
     return args
 
 
 def build_data(args):
     """(train dataset of (x, y), test x, test y, ground-truth y of test x or None, channels)."""
+    flip = not args.no_flip
     if args.data is None:
-        train = UnpairedScenes(args.n_train, args.size, seed=args.seed, flip=True)
+        train = UnpairedScenes(args.n_train, args.size, seed=args.seed, flip=flip)
         test = PairedSceneTest(args.n_test, args.size, seed=args.seed)
         summer, winter = stack_field(test, 0), stack_field(test, 1)   # same scenes, both ways
         return train, summer, winter, (winter, summer), (3, 3)
-    train = UnpairedFolder(args.data, "train", args.direction, args.load_size, args.size)
+    wanted = (args.input_nc, args.output_nc)
+    if args.direction == "BtoA":
+        wanted = wanted[::-1]              # UnpairedFolder takes (A, B) and reverses them itself
+    train = UnpairedFolder(args.data, "train", args.direction, args.load_size, args.size,
+                           preprocess=args.preprocess, flip=flip, serial=args.serial_batches,
+                           channels=wanted, skip_bad=args.skip_bad_images)
     xs = ys = None
     if all(os.path.isdir(os.path.join(args.data, f"test{d}")) for d in "AB"):
         test = UnpairedFolder(args.data, "test", args.direction, args.size, args.size, flip=False,
-                              serial=True, channels=tuple(train.channels))
+                              serial=True, channels=tuple(train.channels) if
+                              args.direction == "AtoB" else tuple(train.channels)[::-1],
+                              skip_bad=args.skip_bad_images)
         pairs = [test[i] for i in range(min(args.n_test, *(len(p) for p in test.paths)))]
         xs, ys = np.stack([x for x, _ in pairs]), np.stack([y for _, y in pairs])
     return train, xs, ys, None, tuple(train.channels)
 
 
-def build_models(channels, config, device):
+def build_models(channels, config, device, path=None):
+    def get(key, default=None):
+        if default is not None or path is None:
+            return config.get(key, default)
+        return cli.config_value(config, key, path)
+
     c_x, c_y = channels
-    G = ResnetGenerator(c_x, c_y, config["ngf"], config["n_blocks"], norm="instance")
-    F = ResnetGenerator(c_y, c_x, config["ngf"], config["n_blocks"], norm="instance")
-    D_X = PatchDiscriminator(c_x, config["ndf"], config["n_layers"], norm="instance")
-    D_Y = PatchDiscriminator(c_y, config["ndf"], config["n_layers"], norm="instance")
-    return [m.to(device) for m in (G, F, D_X, D_Y)]
+    norm, net = get("norm", "instance"), get("netG", "") or ""
+    if net:
+        G = define_G(net, c_x, c_y, get("ngf"), norm)
+        F = define_G(net, c_y, c_x, get("ngf"), norm)
+    else:
+        G = ResnetGenerator(c_x, c_y, get("ngf"), get("n_blocks"), norm=norm)
+        F = ResnetGenerator(c_y, c_x, get("ngf"), get("n_blocks"), norm=norm)
+    D_X = PatchDiscriminator(c_x, get("ndf"), get("n_layers"), norm=norm)
+    D_Y = PatchDiscriminator(c_y, get("ndf"), get("n_layers"), norm=norm)
+    models = (G, F, D_X, D_Y)
+    if (get("init_type", "normal"), get("init_gain", 0.02)) != ("normal", 0.02):
+        for m in models:
+            init_weights(m, get("init_type", "normal"), get("init_gain", 0.02))
+    return [m.to(device) for m in models]
 
 
 def translate_mode(args, device):
-    """--test: translate a folder with a saved checkpoint."""
-    path = os.path.join(args.out, "checkpoint.npz")
-    if not os.path.isfile(path):
-        sys.exit(f"error: --test needs a trained model: no checkpoint at {path} (train first, or "
-                 f"point --out at the run's folder)")
-    state = io.load_checkpoint(path)
+    """--test: translate a folder with a saved checkpoint (``--epoch``)."""
+    path, state = cli.test_checkpoint(args)
     config = state["loop"]["config"]
-    channels = tuple(config["channels"])
-    G, F, _, _ = build_models(channels, config, device)
-    model = G if args.to == "XtoY" else F
-    model.load_state_dict(state["trainer"]["G" if args.to == "XtoY" else "F"])
+    channels = tuple(cli.config_value(config, "channels", path))
+    G, F, _, _ = build_models(channels, config, device, path)
+    name = "G" if args.to == "XtoY" else "F"
+    model = cli.load_net(G if args.to == "XtoY" else F, state["trainer"].get(name), path, name)
     model.eval()
-    results = args.results or os.path.join(args.out, f"translated_{args.to}")
+    size = cli.config_value(config, "size", path)
     in_channels = channels[0 if args.to == "XtoY" else 1]
-    try:
-        written = translate_folder(model, args.test, results, config["size"], in_channels, device)
-    except (OSError, ValueError) as e:
-        sys.exit(f"error: {e}")
-    print(f"translated {len(written)} images ({args.to}, {config['size']}x{config['size']}) "
-          f"into {results}")
-    return written
+    multiple, minimum = size_rule(model)
+    pairs, page = cli.translate_images(model, args, size, in_channels, device, multiple, minimum,
+                                       f"cyclegan --test {args.to} ({os.path.basename(path)})")
+    at = "at their own sizes" if args.preprocess == "none" else f"at {size}x{size}"
+    print(f"translated {len(pairs)} images ({args.to}) {at} into {args.results}; page {page}")
+    return [target for _, target in pairs]
 
 
 def main(argv=None):
     args = parse_args(argv)
-    device = mg.device(args.device)
+    device = cli.device(args)
     if args.test is not None:
         return translate_mode(args, device)
     mg.manual_seed(args.seed)
     try:
         train, test_x, test_y, truth, channels = build_data(args)
     except (OSError, ValueError) as e:
-        sys.exit(f"error: {e}")
+        cli.fail(e)
     if channels[0] != channels[1] and args.lambda_identity > 0:
         print(f"note: X has {channels[0]} channel(s) and Y {channels[1]}: no identity loss "
               f"(--lambda-identity 0), as in the reference")
         args.lambda_identity = 0.0
-    config = {k: getattr(args, k) for k in TRAINING_KEYS} | {"channels": list(channels)}
+    config = cli.run_config(args, channels=list(channels))
     trainer = CycleGAN(*build_models(channels, config, device), lr=args.lr,
                        lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
-                       pool_size=args.pool_size, epochs=args.epochs, epochs_decay=args.epochs_decay)
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        seed=args.seed, device=device)
+                       pool_size=args.pool_size, epochs=args.epochs, epochs_decay=args.epochs_decay,
+                       loss=GAN_MODES[args.gan_mode], lr_policy=args.lr_policy,
+                       decay_epochs=args.lr_decay_iters)
+    loader = cli.loader(train, args, device, shuffle=not args.serial_batches)
     grid_x = mg.tensor(test_x[:GRID_ROWS]) if test_x is not None else None
     grid_y = mg.tensor(test_y[:GRID_ROWS]) if test_y is not None else None
 
     def on_epoch_end(epoch):
-        lr = trainer.end_epoch()
+        lr = trainer.opt_G.param_groups[0]["lr"]
         message = f"epoch {epoch + 1}: lr -> {lr:.2e}"
         if grid_x is not None:
             path = f"{args.out}/epoch_{epoch + 1:03d}.png"
@@ -182,20 +224,20 @@ def main(argv=None):
             quick = score_translation(trainer.translate, test_x[:20], truth[0][:20])
             message += f", test PSNR ({len(test_x[:20])} scenes) {quick['psnr']:.2f} dB"
         tqdm.write(message)
+        loop.save_loss_curve()
+        cli.report.write_run_page(args.out, TITLE, {"step": loop.step, "epoch": epoch + 1})
 
     loop = TrainingLoop(trainer, loader, args.out, epochs=args.epochs + args.epochs_decay,
                         config=config, on_epoch_end=on_epoch_end, progress=not args.no_progress,
-                        desc="cyclegan")
-    steps_run, seconds = run_cli(loop, resume=args.resume)
+                        desc="cyclegan", checkpoint_every=args.checkpoint_every,
+                        save_epoch_freq=args.save_epoch_freq)
+    steps_run, seconds = cli.run(loop, args)
     metrics = final_metrics(args, trainer, test_x, test_y, truth)
     metrics.update(step=loop.step, train_seconds=round(seconds, 1),
                    iterations_per_second=round(steps_run / seconds, 3) if seconds > 0 else None,
                    interrupted=loop.interrupted, config=config)
-    io.save_json(f"{args.out}/metrics.json", metrics)
     report(args, metrics, steps_run, seconds)
-    if loop.interrupted:
-        sys.exit(130)
-    return metrics
+    return cli.finish(loop, args, metrics, TITLE)
 
 
 def final_metrics(args, trainer, test_x, test_y, truth):
@@ -218,7 +260,8 @@ def report(args, metrics, steps_run, seconds):
             m = metrics[name]
             identity = (f" (identity {m['identity_psnr']:.2f} dB)" if "identity_psnr" in m else "")
             lines.append(f"{name}: PSNR {m['psnr']:.2f} dB{identity}, L1 {m['l1']:.4f}")
-    lines.append(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.npz")
+    lines.append(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.npz, "
+                 f"index.html")
     print("\n".join(lines))
 
 

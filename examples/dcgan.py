@@ -26,12 +26,13 @@ et al. 2018) gamma 10, no BatchNorm, DCGAN's Adam. ``--n-critic`` (= ``--d-steps
 
 Writes to ``--out``: ``samples_epoch<NNN>.png``, ``interpolation.png`` (each row a slerp path
 between two noise vectors), ``losses.png``, ``metrics.json`` (``frechet_distance`` at step 0, after
-each epoch and at the end, and their ratio), ``checkpoint.npz`` (every epoch), ``classifier.npz``.
+each epoch and at the end, and their ratio), ``checkpoint.npz`` (every epoch, or
+``--checkpoint-every`` steps), ``classifier.npz`` and ``index.html`` (every epoch's grid, the loss
+plot and the metrics). An image folder's files are all checked up front (``--skip-bad-images``
+goes on without the unreadable ones); an MNIST folder with one split holds out its last sixth.
 """
 import argparse
-import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -39,10 +40,11 @@ from tqdm import tqdm
 
 import minigan as mg
 from minigan import io, optim
-from minigan.data import (DataLoader, Dataset, IdxFormatError, ImageFolder, ImageReadError,
-                          MNISTFormat, SyntheticDigits)
-from minigan.gans import GAN, LOSSES, NonFiniteLossError, TrainingLoop, evaluation
-from minigan.gans.losses import LOSS_OPTIONS, loss_option_error
+from minigan.data import (Dataset, IdxFormatError, ImageFolder, ImageReadError, MNISTFormat,
+                          SyntheticDigits)
+from minigan.data.loader import Subset
+from minigan.gans import GAN, LOSSES, TrainingLoop, cli, evaluation
+from minigan.gans.losses import loss_option_error
 from minigan.models.dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator
 
 # Loss-specific defaults; the others keep DCGAN's (Adam 2e-4, betas 0.5/0.999, BatchNorm in D).
@@ -50,6 +52,7 @@ LEARNING_RATE = {"wgan": 5e-5, "wgan_gp": 1e-4, "dragan": 1e-4}
 BETAS = {"wgan_gp": (0.0, 0.9), "dragan": (0.5, 0.9)}
 D_NORM = {"wgan_gp": "none", "dragan": "none", "r1": "none"}
 EPOCHS = {"wgan_gp": 3}
+TITLE = "dcgan: digits"
 
 
 def loss_name(text):
@@ -66,10 +69,10 @@ def parse_args(argv=None):
     p.add_argument("--n-train", type=int, default=10000,
                    help="synthetic digits to train on (default 10000; ignored with --data)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help='"cpu", "cuda" or "auto"')
-    p.add_argument("--out", default="out/dcgan", help="output folder (default out/dcgan)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
+    cli.add_run_arguments(p, "out/dcgan")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="with an image --data folder: leave out unreadable files instead of "
+                        "refusing")
     p.add_argument("--image-size", type=int, default=32, choices=(32, 64))
     p.add_argument("--ngf", type=int, default=64, help="G width (default 64, the paper's)")
     p.add_argument("--ndf", type=int, default=64, help="D width (default 64, the paper's)")
@@ -93,8 +96,8 @@ def parse_args(argv=None):
     p.add_argument("--instance-noise", type=float, default=0.0,
                    help="std of noise added to D's inputs, annealed to 0 over the run")
     p.add_argument("--eval-samples", type=int, default=1000, help="images per Fréchet distance")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
+    args = cli.parse(p, argv, positive=("n_train", "batch_size", "ngf", "ndf", "latent_dim",
+                                        "d_steps", "eval_samples"), non_negative=("epochs",))
     if loss_option_error(args):
         p.error(loss_option_error(args))
     if args.real_label != 1.0 and args.loss in ("hinge", "wgan", "wgan_gp"):
@@ -105,10 +108,6 @@ def parse_args(argv=None):
         args.lr = LEARNING_RATE.get(args.loss, 2e-4)
     if args.d_steps is None:
         args.d_steps = 5 if args.loss in ("wgan", "wgan_gp") else 1
-    for name in ("epochs", "n_train", "batch_size", "ngf", "ndf", "latent_dim", "d_steps",
-                 "eval_samples"):
-        if getattr(args, name) < (0 if name == "epochs" else 1):
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.eval_samples < 2:
         p.error("--eval-samples must be at least 2 (a covariance needs two samples)")
     return args
@@ -137,14 +136,10 @@ def load_data(args):
         return ImagesOnly(train), evaluation.dataset_arrays(held_out)[0]
     if not os.path.isdir(args.data):
         raise FileNotFoundError(f"--data: folder not found: {args.data}")
-    if any(name.startswith("train-images") for name in os.listdir(args.data)):
-        train = MNISTFormat(args.data, train=True, size=size)
-        try:
-            held_out = MNISTFormat(args.data, train=False, size=size)
-        except FileNotFoundError:  # no t10k split: compare with training images
-            held_out = train
+    if any(name.startswith(("train-images", "t10k-images")) for name in os.listdir(args.data)):
+        train, held_out = evaluation.mnist_splits(args.data, size)
         return ImagesOnly(train), evaluation.dataset_arrays(held_out, n_eval)[0]
-    folder = ImageFolder(args.data, size)
+    folder = ImageFolder(args.data, size, skip_bad=args.skip_bad_images)
     return folder, np.stack([folder[i][0] for i in range(min(n_eval, len(folder)))])
 
 
@@ -165,40 +160,23 @@ def build(args, channels, device, steps):
                clip_value=args.clip_value, gp_lambda=args.gp_lambda, r1_gamma=args.r1_gamma)
 
 
-def run_config(args):
-    """The settings a checkpoint must match to resume. The loss-specific flags enter only when
-    set, so the checkpoints of the plain losses keep the settings they were written with."""
-    skip = ("epochs", "out", "device", "resume", "no_progress")
-    optional = ("d_norm",) + tuple(LOSS_OPTIONS)
-    return {k: v for k, v in vars(args).items()
-            if k not in skip and not (k in optional and v is None)}
-
-
-def earlier_history(out, step):
-    """The per-epoch records of metrics.json up to ``step`` (what a resumed run continues)."""
-    try:
-        with open(os.path.join(out, "metrics.json")) as f:
-            return [r for r in json.load(f).get("history", []) if r["step"] <= step]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    device = mg.device(args.device)
+    device = cli.device(args)
     mg.manual_seed(args.seed)
     try:
         dataset, real_images = load_data(args)
     except (FileNotFoundError, NotADirectoryError, IdxFormatError, ImageReadError,
             ValueError) as e:
-        sys.exit(f"error: {e}")
+        cli.fail(e)
     channels = real_images.shape[1]
-    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        seed=args.seed, device=device)
+    loader = cli.loader(dataset, args, device)
     gan = build(args, channels, device, args.epochs * len(loader))
-    config = run_config(args)
-    labelled = isinstance(dataset, ImagesOnly) and isinstance(dataset.dataset, MNISTFormat)
+    config = cli.run_config(args)
+    cli.check_out(args)
+    labelled = isinstance(dataset, ImagesOnly) and isinstance(dataset.dataset,
+                                                              (MNISTFormat, Subset))
     classifier, classifier_info = evaluation.digit_classifier(      # idx folders train their own
         args.image_size, data=args.data if labelled else None, out_dir=args.out, device=device,
         progress=not args.no_progress)
@@ -226,30 +204,24 @@ def main(argv=None):
                            gan.sample(64, z=grid_z), nrow=8)
         history.append({"epoch": epoch + 1, "step": loop.step, "frechet_distance": fd})
         tqdm.write(f"epoch {epoch + 1}: Fréchet distance {fd:.1f}")
-        io.save_json(os.path.join(args.out, "metrics.json"), {"history": history})
+        cli.write_progress(args, history, TITLE)
 
     loop = TrainingLoop(gan, loader, args.out, epochs=args.epochs, config=config,
-                        on_epoch_end=on_epoch_end, progress=not args.no_progress, desc="dcgan")
-    if args.resume:
-        try:
-            loop.resume()
-        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
-            sys.exit(f"error: {e}")
-        history[:] = earlier_history(args.out, loop.step)
-    if loop.step == 0:
-        history.append({"epoch": 0, "step": 0, "frechet_distance": distance()})
-    start_step, train_start = loop.step, time.perf_counter()
-    try:
-        loop.run()
-    except NonFiniteLossError as e:
-        sys.exit(f"error: {e}")
-    train_seconds = time.perf_counter() - train_start
+                        on_epoch_end=on_epoch_end, progress=not args.no_progress, desc="dcgan",
+                        checkpoint_every=args.checkpoint_every,
+                        save_epoch_freq=args.save_epoch_freq)
+
+    def before_run():
+        history[:] = cli.earlier_history(args.out, loop.step) if args.resume else []
+        if loop.step == 0:
+            history.append({"epoch": 0, "step": 0, "frechet_distance": distance()})
+
+    steps_run, train_seconds = cli.run(loop, args, before_run)
 
     final = distance()
     path = gan.sample(len(path_z), z=mg.tensor(path_z, device=device))
     io.save_image_grid(os.path.join(args.out, "interpolation.png"), path, nrow=10)
     initial = history[0]["frechet_distance"] if history and history[0]["step"] == 0 else None
-    steps_run = loop.step - start_step
     metrics = {
         "frechet_distance": final, "frechet_distance_step0": initial,
         "frechet_ratio": initial / final if initial is not None and final > 0 else None,
@@ -260,14 +232,11 @@ def main(argv=None):
         "classifier": {k: classifier_info[k] for k in ("accuracy", "source", "seconds")},
         "interrupted": loop.interrupted, "config": config,
     }
-    io.save_json(os.path.join(args.out, "metrics.json"), metrics)
     ratio = f" ({metrics['frechet_ratio']:.1f}x lower than at step 0)" if initial else ""
     print(f"step {loop.step}: Fréchet distance {final:.1f}{ratio}; {steps_run} steps in "
           f"{train_seconds:.0f} s; wrote {args.out}/metrics.json, samples_epoch*.png, "
-          f"interpolation.png, losses.png")
-    if loop.interrupted:
-        sys.exit(130)
-    return metrics
+          f"interpolation.png, losses.png, index.html")
+    return cli.finish(loop, args, metrics, TITLE)
 
 
 if __name__ == "__main__":

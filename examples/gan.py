@@ -21,18 +21,19 @@ settled in the 2,000 steps that fit in 5 minutes here); ``dragan`` (Kodali et al
 
 Writes to ``--out``: ``ring.png`` (real vs generated points), ``losses.png``, ``metrics.json``
 (``modes_covered`` of 8 and ``high_quality_fraction`` over 2,500 samples: a sample is of high
-quality within 3 std of a mode, a mode is covered with 20 such samples) and ``checkpoint.npz``.
+quality within 3 std of a mode, a mode is covered with 20 such samples), ``checkpoint.npz`` and
+``index.html`` (the pictures and metrics on one page). A second run into the same ``--out`` is
+refused: ``--resume`` continues it (a larger ``--steps`` extends it), ``--overwrite`` replaces it.
 """
 import argparse
-import sys
 
 import numpy as np
 
 import minigan as mg
 from minigan import io, optim
-from minigan.data import DataLoader, RingDataset, RingOfGaussians
-from minigan.gans import GAN, LOSSES, TrainingLoop, run_cli
-from minigan.gans.losses import LOSS_OPTIONS, loss_option_error
+from minigan.data import RingDataset, RingOfGaussians
+from minigan.gans import GAN, LOSSES, TrainingLoop, cli
+from minigan.gans.losses import loss_option_error
 from minigan.models import mlp_discriminator, mlp_generator
 
 EVAL_SAMPLES = 2500
@@ -53,9 +54,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=None,
                    help="training steps, one G update each (default 4000; 2000 for wgan, wgan-gp)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="out/gan", help="output folder (default out/gan)")
-    p.add_argument("--device", default="cpu", help='"cpu", "cuda" or "auto"')
+    cli.add_run_arguments(p, "out/gan", checkpoint_every=1000, epochs=False)
     p.add_argument("--batch-size", type=int, default=None, help="default 512; 256 for wgan-gp")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate for G and D (default 1e-3; RMSprop's 5e-5 for wgan)")
@@ -75,10 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--clip-value", type=float, default=None,
                    help="wgan's weight clipping bound (default 0.01)")
     p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
+    args = cli.parse(p, argv, positive=("batch_size", "pack", "latent_dim"),
+                     non_negative=("steps", "lr_decay_steps"))
     if loss_option_error(args):
         p.error(loss_option_error(args))
     if args.n_critic is not None and args.n_critic < 1:
@@ -91,9 +88,6 @@ def parse_args(argv=None):
         args.lr = LEARNING_RATE.get(args.loss, 1e-3)
     if args.beta1 is None:
         args.beta1 = BETA1.get(args.loss, 0.5)
-    for name in ("steps", "batch_size", "pack", "latent_dim"):
-        if getattr(args, name) < (0 if name == "steps" else 1):
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.batch_size % args.pack:
         p.error(f"--batch-size ({args.batch_size}) must be a multiple of --pack ({args.pack})")
     if args.lr_decay_steps is None:
@@ -120,16 +114,6 @@ def build(args, device):
                clip_value=args.clip_value, gp_lambda=args.gp_lambda, r1_gamma=args.r1_gamma)
 
 
-def run_config(args):
-    """The settings a checkpoint must match to resume. The loss-specific flags enter only when
-    set, so the checkpoints of the plain losses keep the settings they were written with."""
-    skip = ("steps", "out", "device", "resume", "no_progress", "checkpoint_every")
-    optional = ("n_critic",) + tuple(LOSS_OPTIONS)
-    return {k: v for k, v in vars(args).items()
-            if k not in skip and not (k in optional and v is None)
-            and not (k == "beta1" and v == BETA1.get(args.loss, 0.5))}
-
-
 def evaluate(gan, ring, seed):
     """Ring metrics of 2,500 samples drawn with fixed noise (not from the training generator)."""
     z = np.random.default_rng([seed, 2500]).standard_normal((EVAL_SAMPLES, *gan.latent_shape))
@@ -139,18 +123,17 @@ def evaluate(gan, ring, seed):
 
 def main(argv=None):
     args = parse_args(argv)
-    device = mg.device(args.device)
+    device = cli.device(args)
     mg.manual_seed(args.seed)
     ring = RingOfGaussians()
-    loader = DataLoader(RingDataset(n=20 * args.batch_size, seed=args.seed, ring=ring),
-                        batch_size=args.batch_size, shuffle=True, drop_last=True, seed=args.seed,
-                        device=device)
+    loader = cli.loader(RingDataset(n=20 * args.batch_size, seed=args.seed, ring=ring), args,
+                        device)
     gan = build(args, device)
-    config = run_config(args)
+    config = cli.run_config(args)
     loop = TrainingLoop(gan, loader, args.out, steps=args.steps,
                         checkpoint_every=args.checkpoint_every, config=config,
                         progress=not args.no_progress, desc="gan")
-    steps_run, seconds = run_cli(loop, resume=args.resume)
+    steps_run, seconds = cli.run(loop, args)
 
     points, metrics = evaluate(gan, ring, args.seed)
     real = ring.sample(EVAL_SAMPLES, np.random.default_rng([args.seed, 1]))
@@ -160,13 +143,10 @@ def main(argv=None):
     metrics.update(step=loop.step, seed=args.seed, train_seconds=round(seconds, 2),
                    steps_per_second=round(steps_run / seconds, 2) if seconds > 0 else None,
                    interrupted=loop.interrupted, config=config)
-    io.save_json(f"{args.out}/metrics.json", metrics)
     print(f"step {loop.step}: modes covered {metrics['modes_covered']}/8, high-quality fraction "
           f"{metrics['high_quality_fraction']:.3f} ({steps_run} steps in {seconds:.1f} s); "
-          f"wrote {args.out}/ring.png, losses.png, metrics.json")
-    if loop.interrupted:
-        sys.exit(130)
-    return metrics
+          f"wrote {args.out}/ring.png, losses.png, metrics.json, index.html")
+    return cli.finish(loop, args, metrics, "gan: ring of 8 Gaussians")
 
 
 if __name__ == "__main__":

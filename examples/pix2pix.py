@@ -5,6 +5,7 @@
     python examples/pix2pix.py --size 256 --ngf 64 --ndf 64 --device cuda    # the paper's unet_256
     python examples/pix2pix.py --data datasets/facades --direction BtoA      # [A | B] image pairs
     python examples/pix2pix.py --test labels/ --out out/pix2pix              # translate a folder
+    python examples/pix2pix.py --test labels/ --preprocess none --epoch 5    # full size, epoch 5
 
 Data: by default procedural scenes (``minigan.data.scenes``): each scene's label map (flat class
 colours) and its summer photo; held-out scenes score the output against the true photo (PSNR, L1)
@@ -19,32 +20,38 @@ rate constant for ``--epochs`` then decaying to 0 over ``--epochs-decay``. Test 
 in eval mode (BatchNorm's running statistics) unless the batch size is 1, where the reference's
 per-image statistics work better (``--norm-stats``).
 
+The reference's flags work too: ``--preprocess``, ``--no-flip``, ``--gan-mode``, ``--norm``,
+``--netG``, ``--init-type``/``--init-gain``, ``--lr-policy``, ``--serial-batches``,
+``--input-nc``/``--output-nc`` (see ``--help``).
+
 Writes to ``--out``: ``epoch_NNN.png`` (rows of input | output | target), ``losses.png``,
-``metrics.json`` and ``checkpoint.npz`` (every epoch; ``--resume`` continues exactly).
+``metrics.json``, ``checkpoint.npz`` (every epoch, or ``--checkpoint-every`` steps; ``--resume``
+continues exactly, and with a larger ``--epochs`` or ``--epochs-decay`` goes on to the new total),
+``checkpoint_epoch<NNN>.npz`` with ``--save-epoch-freq``, and ``index.html`` (every epoch's grid,
+the loss plot, the metrics). ``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an
+``index.html`` of input | output pairs; ``--preprocess none`` keeps each image's own size.
 """
 import argparse
 import math
 import os
-import sys
 
 import numpy as np
 from tqdm import tqdm
 
 import minigan as mg
 from minigan import io
-from minigan.data import DataLoader
-from minigan.data.paired import AlignedFolder
+from minigan.data.paired import PREPROCESS, AlignedFolder
 from minigan.data.scenes import PairedSceneTest, SceneLabelsToPhoto
-from minigan.gans import TrainingLoop, run_cli
+from minigan.gans import TrainingLoop, cli
+from minigan.gans.networks import INIT_TYPES, NET_G, define_G, init_weights, size_rule
 from minigan.gans.pix2pix import Pix2Pix
-from minigan.gans.translation import score_translation, stack_field, translate_folder
+from minigan.gans.schedules import LR_POLICIES
+from minigan.gans.translation import score_translation, stack_field
 from minigan.models.patchgan import PatchDiscriminator
-from minigan.models.unet import UnetGenerator
 
 GRID_ROWS = 6
-TRAINING_KEYS = ("data", "direction", "size", "load_size", "ngf", "ndf", "num_downs", "n_layers",
-                 "epochs", "epochs_decay", "batch_size", "seed", "lr", "lambda_l1", "n_train",
-                 "n_test", "no_dropout")
+TITLE = "pix2pix"
+GAN_MODES = {"vanilla": "non_saturating", "lsgan": "lsgan", "wgangp": "wgan_gp"}
 
 
 def parse_args(argv=None):
@@ -53,17 +60,38 @@ def parse_args(argv=None):
                    help="folder with train/ (and test/ or val/) of [A | B] pairs; default: scenes")
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
                    help="with --data: translate the left half into the right (AtoB) or back")
-    p.add_argument("--size", type=int, default=64, help="image side for training")
+    p.add_argument("--size", type=int, default=64, help="image side for training (crop size)")
     p.add_argument("--load-size", type=int, default=None,
                    help="with --data: resize to this, then crop --size (default size * 286/256)")
+    p.add_argument("--preprocess", default="resize_and_crop", choices=PREPROCESS,
+                   help="with --data: the reference's preprocessing; with --test, 'none' "
+                        "translates each image at its own size")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--serial-batches", action="store_true", help="take the data in order")
+    p.add_argument("--input-nc", type=int, default=None, choices=(1, 3),
+                   help="with --data: channels of the input (default: found from the images)")
+    p.add_argument("--output-nc", type=int, default=None, choices=(1, 3),
+                   help="with --data: channels of the output (default: found from the images)")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave out unreadable image files instead of refusing")
+    p.add_argument("--netG", default=None, choices=NET_G,
+                   help="generator (default: a U-Net with as many levels as halvings of --size)")
     p.add_argument("--num-downs", type=int, default=None,
                    help="U-Net levels (default log2(size): unet_64 at 64, unet_256 at 256)")
+    p.add_argument("--norm", default="batch", choices=("batch", "instance", "none"))
+    p.add_argument("--init-type", default="normal", choices=INIT_TYPES)
+    p.add_argument("--init-gain", type=float, default=0.02)
     p.add_argument("--ngf", type=int, default=32, help="generator width (paper: 64)")
     p.add_argument("--ndf", type=int, default=32, help="discriminator width (paper: 64)")
     p.add_argument("--n-layers", type=int, default=3, help="PatchGAN layers (3 = 70x70 patches)")
     p.add_argument("--no-dropout", action="store_true", help="no dropout in the U-Net")
+    p.add_argument("--gan-mode", default="vanilla", choices=tuple(GAN_MODES),
+                   help="adversarial loss (vanilla = BCE, the paper's)")
     p.add_argument("--epochs", type=int, default=5, help="epochs at the initial learning rate")
     p.add_argument("--epochs-decay", type=int, default=5, help="epochs of linear decay to 0")
+    p.add_argument("--lr-policy", default="linear", choices=LR_POLICIES)
+    p.add_argument("--lr-decay-iters", type=int, default=50,
+                   help="--lr-policy step: epochs between x0.1 decays")
     p.add_argument("--n-train", type=int, default=400, help="training scenes (default data)")
     p.add_argument("--n-test", type=int, default=100, help="held-out scenes scored at the end")
     p.add_argument("--batch-size", type=int, default=4)
@@ -71,106 +99,143 @@ def parse_args(argv=None):
     p.add_argument("--lambda-l1", type=float, default=100.0)
     p.add_argument("--norm-stats", default="auto", choices=("auto", "running", "batch"),
                    help="BatchNorm statistics at test time (auto: batch if --batch-size 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help='"cpu", "cuda" or "auto"')
-    p.add_argument("--out", default="out/pix2pix", help="output folder (default out/pix2pix)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
-    p.add_argument("--test", metavar="FOLDER", default=None,
-                   help="translate the images in FOLDER with <out>/checkpoint.npz (no training)")
-    p.add_argument("--results", default=None,
-                   help="with --test: where to write (default <out>/translated)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    for name in ("size", "ngf", "ndf", "n_layers", "n_train", "n_test", "batch_size"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("epochs", "epochs_decay"):
-        if getattr(args, name) < 0:
-            p.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    cli.add_run_arguments(p, "out/pix2pix")
+    cli.add_test_arguments(p, "<out>/translated")
+    args = cli.parse(p, argv, positive=("size", "ngf", "ndf", "n_layers", "n_train", "n_test",
+                                        "batch_size", "lr_decay_iters", "load_size"),
+                     non_negative=("epochs", "epochs_decay", "lambda_l1"))
+    if args.netG is not None and args.netG.startswith("unet_"):
+        args.num_downs = int(math.log2(int(args.netG[5:])))
     if args.num_downs is None:
         args.num_downs = int(math.log2(args.size)) if args.size >= 32 else 5
     multiple = 2 ** args.num_downs
-    if args.num_downs < 5 or args.size % multiple:
+    unet = args.netG is None or args.netG.startswith("unet_")
+    if unet and (args.num_downs < 5 or args.size % multiple):
         below = max(multiple, args.size // multiple * multiple)
         p.error(f"--size {args.size} does not fit a U-Net with {args.num_downs} levels: the side "
                 f"must be a multiple of {multiple} (try --size {below} or "
                 f"{below + multiple}); 5 levels at least, so sides multiple of 32 (32, 64, 128, "
                 f"256...)")
+    if not unet and (args.size % 4 or args.size < 8):
+        p.error(f"--size {args.size} does not fit a ResNet generator: a multiple of 4, at least "
+                f"8 (try {max(8, args.size // 4 * 4)} or {max(8, args.size // 4 * 4) + 4})")
     if args.load_size is None:
         args.load_size = args.size * 286 // 256
     if args.norm_stats == "auto":
         args.norm_stats = "batch" if args.batch_size == 1 else "running"
+    if args.test is not None and args.results is None:
+        args.results = os.path.join(args.out, "translated")
     return args
 
 
 def build_data(args):
     """(train dataset of (a, b), test inputs, test targets, channels (C_A, C_B))."""
+    flip = not args.no_flip
     if args.data is None:
-        train = SceneLabelsToPhoto(args.n_train, args.size, seed=args.seed, flip=True)
+        train = SceneLabelsToPhoto(args.n_train, args.size, seed=args.seed, flip=flip)
         test = PairedSceneTest(args.n_test, args.size, seed=args.seed)
         return train, stack_field(test, 2), stack_field(test, 0), (3, 3)   # labels -> summer
-    train = AlignedFolder(args.data, "train", args.direction, args.load_size, args.size)
-    channels = (train.channels, train.channels)
+    wanted = None if args.input_nc is None and args.output_nc is None else \
+        max(args.input_nc or 1, args.output_nc or 1)
+    train = AlignedFolder(args.data, "train", args.direction, args.load_size, args.size,
+                          preprocess=args.preprocess, flip=flip, channels=wanted,
+                          skip_bad=args.skip_bad_images)
+    channels = (args.input_nc or train.channels, args.output_nc or train.channels)
     for phase in ("test", "val"):
         if os.path.isdir(os.path.join(args.data, phase)):
             test = AlignedFolder(args.data, phase, args.direction, args.size, args.size, flip=False,
-                                 channels=train.channels)
+                                 channels=train.channels, skip_bad=args.skip_bad_images)
             pairs = [test[i] for i in range(min(args.n_test, len(test)))]
-            return train, np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs]), channels
-    return train, None, None, channels
+            a = np.stack([_channels(x, channels[0]) for x, _ in pairs])
+            b = np.stack([_channels(y, channels[1]) for _, y in pairs])
+            return _Channels(train, channels), a, b, channels
+    return _Channels(train, channels), None, None, channels
 
 
-def build_models(channels, config, device):
+def _channels(image, channels):
+    """(C, H, W) -> (channels, H, W): RGB to gray by the channel mean, gray to RGB repeated."""
+    if image.shape[0] == channels:
+        return image
+    return image.mean(axis=0, keepdims=True) if channels == 1 else np.repeat(image, 3, axis=0)
+
+
+class _Channels:
+    """A paired dataset whose (a, b) are given the channel counts --input-nc/--output-nc ask."""
+
+    def __init__(self, dataset, channels):
+        self.dataset, self.channels = dataset, channels
+        self.needs_rng = dataset.needs_rng
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def get(self, index, rng):
+        a, b = self.dataset.get(index, rng)
+        return _channels(a, self.channels[0]), _channels(b, self.channels[1])
+
+    def __getitem__(self, index):
+        a, b = self.dataset[index]
+        return _channels(a, self.channels[0]), _channels(b, self.channels[1])
+
+
+def build_models(channels, config, device, path=None):
+    get = (lambda k, default=None: config.get(k, default)) if path is None else \
+        (lambda k, default=None: config.get(k, default) if default is not None
+         else cli.config_value(config, k, path))
     c_a, c_b = channels
-    G = UnetGenerator(c_a, c_b, config["num_downs"], config["ngf"], norm="batch",
-                      use_dropout=not config["no_dropout"])
-    D = PatchDiscriminator(c_a + c_b, config["ndf"], config["n_layers"], norm="batch")
+    norm, net = get("norm", "batch"), get("netG", "") or ""
+    if net.startswith("resnet_"):
+        G = define_G(net, c_a, c_b, get("ngf"), norm, use_dropout=not get("no_dropout"))
+    else:
+        from minigan.models.unet import UnetGenerator
+        G = UnetGenerator(c_a, c_b, get("num_downs"), get("ngf"), norm=norm,
+                          use_dropout=not get("no_dropout"))
+    D = PatchDiscriminator(c_a + c_b, get("ndf"), get("n_layers"), norm=norm)
+    if (get("init_type", "normal"), get("init_gain", 0.02)) != ("normal", 0.02):
+        for net_ in (G, D):
+            init_weights(net_, get("init_type", "normal"), get("init_gain", 0.02))
     return G.to(device), D.to(device)
 
 
 def translate_mode(args, device):
-    """--test: translate a folder with a saved checkpoint."""
-    path = os.path.join(args.out, "checkpoint.npz")
-    if not os.path.isfile(path):
-        sys.exit(f"error: --test needs a trained model: no checkpoint at {path} (train first, or "
-                 f"point --out at the run's folder)")
-    state = io.load_checkpoint(path)
+    """--test: translate a folder with a saved checkpoint (``--epoch``)."""
+    path, state = cli.test_checkpoint(args)
     config = state["loop"]["config"]
-    channels = tuple(config["channels"])
-    G, D = build_models(channels, config, device)
+    channels = tuple(cli.config_value(config, "channels", path))
+    G, D = build_models(channels, config, device, path)
+    cli.load_net(G, state["trainer"].get("G"), path, "G")
     trainer = Pix2Pix(G, D)
-    trainer.load_state_dict(state["trainer"])
-    norm_stats = config["norm_stats"]
-    results = args.results or os.path.join(args.out, "translated")
-    try:
-        written = translate_folder(lambda a: trainer.translate(a, norm_stats), args.test, results,
-                                   config["size"], channels[0], device)
-    except (OSError, ValueError) as e:
-        sys.exit(f"error: {e}")
-    print(f"translated {len(written)} images ({config['size']}x{config['size']}) into {results}")
-    return written
+    norm_stats = config.get("norm_stats", "running")
+    size = cli.config_value(config, "size", path)
+    multiple, minimum = size_rule(G)
+    pairs, page = cli.translate_images(lambda a: trainer.translate(a, norm_stats), args, size,
+                                       channels[0], device, multiple, minimum,
+                                       f"pix2pix --test ({os.path.basename(path)})")
+    at = "at their own sizes" if args.preprocess == "none" else f"at {size}x{size}"
+    print(f"translated {len(pairs)} images {at} into {args.results}; page {page}")
+    return [target for _, target in pairs]
 
 
 def main(argv=None):
     args = parse_args(argv)
-    device = mg.device(args.device)
+    device = cli.device(args)
     if args.test is not None:
         return translate_mode(args, device)
     mg.manual_seed(args.seed)
     try:
         train, test_a, test_b, channels = build_data(args)
     except (OSError, ValueError) as e:
-        sys.exit(f"error: {e}")
-    config = {k: getattr(args, k) for k in TRAINING_KEYS} | {"channels": list(channels),
-                                                            "norm_stats": args.norm_stats}
-    trainer = Pix2Pix(*build_models(channels, config, device), lr=args.lr,
-                      lambda_l1=args.lambda_l1, epochs=args.epochs, epochs_decay=args.epochs_decay)
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        seed=args.seed, device=device)
+        cli.fail(e)
+    config = cli.run_config(args, channels=list(channels))
+    G, D = build_models(channels, config, device)
+    trainer = Pix2Pix(G, D, lr=args.lr, lambda_l1=args.lambda_l1, epochs=args.epochs,
+                      epochs_decay=args.epochs_decay, loss=GAN_MODES[args.gan_mode],
+                      lr_policy=args.lr_policy, decay_epochs=args.lr_decay_iters)
+    loader = cli.loader(train, args, device, shuffle=not args.serial_batches)
     translate = lambda a: trainer.translate(a, args.norm_stats)  # noqa: E731
 
     def on_epoch_end(epoch):
-        lr = trainer.end_epoch()
+        lr = trainer.opt_G.param_groups[0]["lr"]
         message = f"epoch {epoch + 1}: lr -> {lr:.2e}"
         if test_a is not None:
             path = f"{args.out}/epoch_{epoch + 1:03d}.png"
@@ -180,11 +245,14 @@ def main(argv=None):
             quick = score_translation(translate, test_a[:20], test_b[:20])
             message += f", grid {path}, test PSNR ({len(test_a[:20])} pairs) {quick['psnr']:.2f} dB"
         tqdm.write(message)
+        loop.save_loss_curve()
+        cli.report.write_run_page(args.out, TITLE, {"step": loop.step, "epoch": epoch + 1})
 
     loop = TrainingLoop(trainer, loader, args.out, epochs=args.epochs + args.epochs_decay,
                         config=config, on_epoch_end=on_epoch_end, progress=not args.no_progress,
-                        desc="pix2pix")
-    steps_run, seconds = run_cli(loop, resume=args.resume)
+                        desc="pix2pix", checkpoint_every=args.checkpoint_every,
+                        save_epoch_freq=args.save_epoch_freq)
+    steps_run, seconds = cli.run(loop, args)
     metrics = {"note": "no test pairs in --data; see the epoch grids"}
     if test_a is not None:
         name = "labels_to_photo" if args.data is None else "a_to_b"
@@ -193,17 +261,14 @@ def main(argv=None):
     metrics.update(step=loop.step, train_seconds=round(seconds, 1),
                    iterations_per_second=round(steps_run / seconds, 3) if seconds > 0 else None,
                    interrupted=loop.interrupted, config=config)
-    io.save_json(f"{args.out}/metrics.json", metrics)
     print(f"{steps_run} iterations in {seconds:.0f} s")
     for name in ("labels_to_photo", "a_to_b"):
         if name in metrics:
             m = metrics[name]
             identity = (f" (identity {m['identity_psnr']:.2f} dB)" if "identity_psnr" in m else "")
             print(f"{name}: PSNR {m['psnr']:.2f} dB{identity}, L1 {m['l1']:.4f}")
-    print(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.npz")
-    if loop.interrupted:
-        sys.exit(130)
-    return metrics
+    print(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.npz, index.html")
+    return cli.finish(loop, args, metrics, TITLE)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """A folder of images of one class, and the image-reading helpers other folder layouts share.
 
 Helpers: ``list_images(root)`` (sorted image paths; clear errors for a missing or empty folder),
-``read_image(path, mode)`` (a loaded Pillow image; ``ImageReadError`` naming the file when it cannot
-be decoded) and ``load_image(path, size, channels)`` (a (C, H, W) float32 array in [-1, 1]).
+``scan_images(paths)`` (every file's header read up front: all unreadable files named in one error,
+or left out with ``skip_bad``; the channel count that fits all of them), ``read_image(path, mode)``
+(a loaded Pillow image; ``ImageReadError`` naming the file when it cannot be decoded) and
+``load_image(path, size, channels)`` (a (C, H, W) float32 array in [-1, 1]).
 """
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,8 @@ from .transforms import Normalize, Resize, ToArray, is_random
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
-_MODES = {1: "L", 3: "RGB"}
+MODES = {1: "L", 3: "RGB"}
+_MODES = MODES
 _to_array, _normalize = ToArray(), Normalize()
 
 
@@ -59,6 +63,48 @@ def read_image(path, mode=None):
         raise ImageReadError(f"cannot read image {path}: {err}") from err
 
 
+def scan_images(paths, skip_bad=False, what="images"):
+    """Read the header of every file in ``paths`` (cheap: no pixels are decoded) and return
+    (the readable paths, their channel count: 3 when any image is colour, else 1).
+
+    Raises ImageReadError naming every unreadable file (and how to go on: ``--skip-bad-images``),
+    unless ``skip_bad``, which leaves them out with a note on stderr; ValueError when none is left.
+    """
+    return scan_domains([paths], skip_bad, what)[0]
+
+
+def scan_domains(domains, skip_bad=False, what="images"):
+    """``scan_images`` over several lists of paths at once (the domains of an unpaired set), so
+    one error names the unreadable files of all of them: [(paths, channels), ...]."""
+    results, bad, total = [], [], 0
+    for paths in domains:
+        good, colour = [], False
+        for path in paths:
+            try:
+                with Image.open(path) as image:
+                    mode, size = image.mode, image.size
+                if min(size) < 1:
+                    raise ValueError(f"empty image {size}")
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+                bad.append(f"{path} ({err})")
+                continue
+            good.append(path)
+            colour = colour or mode not in _GRAY_MODES
+        results.append((good, 3 if colour else 1))
+        total += len(paths)
+    if bad and not skip_bad:
+        listed = "; ".join(bad[:20]) + (f"; and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise ImageReadError(f"{len(bad)} of {total} {what} cannot be read: {listed} (remove "
+                             f"them, or pass --skip-bad-images to go on without them)")
+    if bad:
+        print(f"note: skipping {len(bad)} unreadable {what}: {'; '.join(bad[:5])}"
+              f"{' ...' if len(bad) > 5 else ''}", file=sys.stderr)
+    for (good, _), paths in zip(results, domains):
+        if not good:
+            raise ValueError(f"none of the {len(paths)} {what} can be read")
+    return results
+
+
 def image_channels(image):
     """1 for a grayscale Pillow image, 3 otherwise (alpha is dropped)."""
     return 1 if image.mode in _GRAY_MODES else 3
@@ -83,20 +129,22 @@ class ImageFolder(Dataset):
     Args:
         root: the folder.
         size: int (square) or (height, width) to resize to.
-        channels: 1 (grayscale), 3 (RGB), or None to follow the first image.
+        channels: 1 (grayscale), 3 (RGB), or None: 3 when any image is colour, else 1.
         transform: optional ``transform(x, rng)`` applied to the normalised image (see transforms).
+        skip_bad: leave out the files whose header cannot be read instead of refusing.
 
-    Images are read when asked for, so a corrupt file raises ImageReadError (naming it) then.
+    Every file's header is read up front (``scan_images``): unreadable ones are all named in one
+    ImageReadError. A file whose pixels are damaged past its header fails when it is read.
     Example: ``ImageFolder("photos", 64, channels=3)[0][0].shape`` -> (3, 64, 64).
     """
 
-    def __init__(self, root, size, channels=None, transform=None):
+    def __init__(self, root, size, channels=None, transform=None, skip_bad=False):
         self.root = Path(root)
-        self.paths = list_images(self.root)
         Resize(size)  # validates size
+        self.paths, found = scan_images(list_images(self.root), skip_bad, f"images in {self.root}")
         self.size = size
         if channels is None:
-            channels = image_channels(read_image(self.paths[0]))
+            channels = found
         if channels not in _MODES:
             raise ValueError(f"ImageFolder: channels must be 1, 3 or None, got {channels!r}")
         self.channels = channels

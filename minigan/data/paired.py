@@ -6,12 +6,13 @@
   ``testB``), one folder of images per domain. Sample i takes A image i and a random B image
   (drawn from the sample's rng), unless ``serial=True``.
 
-A corrupt or unreadable file raises ``folder.ImageReadError`` naming it, when it is read.
-Samples are ``(A, B)``: (C, crop, crop) float32 in [-1, 1], C = 1 for grayscale data and 3 for
-colour, found from the first image of each domain (or set with ``channels``). Preprocessing as
-the reference's ``--preprocess``: "resize_and_crop" (resize to ``load_size`` square, bicubic, then
-a random ``crop_size`` crop), "crop" (a random crop of the image as it is) or "none"; then a random
-horizontal flip when ``flip``. An aligned pair shares one crop and one flip; unpaired images each
+Every file's header is read up front: the unreadable ones are all named in one
+``folder.ImageReadError`` (or left out with ``skip_bad``). Samples are ``(A, B)``: (C, crop, crop)
+float32 in [-1, 1], C = 3 when any image of the domain is colour, else 1 (or set with
+``channels``). Preprocessing as the reference's ``--preprocess``: "resize_and_crop" (resize to
+``load_size`` square, bicubic, then a random ``crop_size`` crop), "crop" (a random crop of the
+image as it is), "scale_width" (width resized to ``load_size``, aspect kept, height at least
+``crop_size``; no crop) or "none"; then a random horizontal flip when ``flip``. An aligned pair shares one crop and one flip; unpaired images each
 draw their own. Random choices come from the per-sample rng the ``DataLoader`` passes.
 
     >>> data = AlignedFolder("facades", "train", direction="BtoA", load_size=286, crop_size=256)
@@ -21,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .folder import image_channels, list_images, read_image
+from .folder import list_images, read_image, scan_domains, scan_images
 from .loader import Dataset
 from .transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, Resize, ToArray
 
 __all__ = ["AlignedFolder", "UnpairedFolder", "detect_layout", "PREPROCESS"]
 
-PREPROCESS = ("resize_and_crop", "crop", "none")
+PREPROCESS = ("resize_and_crop", "crop", "scale_width", "none")
 _MODES = {1: "L", 3: "RGB"}
 _ALIGNED_LAYOUT = "{root}/{phase}/ holding images that are [A | B] side by side (pix2pix layout)"
 _UNPAIRED_LAYOUT = ("{root}/{phase}A/ and {root}/{phase}B/, one folder of images per domain "
@@ -57,20 +58,22 @@ class AlignedFolder(Dataset):
         phase: the subfolder to read.
         direction: "AtoB" (samples (left, right)) or "BtoA" (samples (right, left)).
         load_size, crop_size, preprocess, flip: as in the module doc.
-        channels: 1, 3, or None to follow the first image.
+        channels: 1, 3, or None: 3 when any image is colour, else 1.
+        skip_bad: leave out the files whose header cannot be read instead of refusing.
     Returns samples ``(input, target)``, each (C, crop_size, crop_size) float32 in [-1, 1]
     (with preprocess="none", the size of the halves).
     """
 
     def __init__(self, root, phase="train", direction="AtoB", load_size=286, crop_size=256,
-                 preprocess="resize_and_crop", flip=True, channels=None):
+                 preprocess="resize_and_crop", flip=True, channels=None, skip_bad=False):
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         folder = _layout_folder(Path(root), phase, _ALIGNED_LAYOUT)
-        self.paths = _domain_images(folder, "the pairs")
+        self.paths, found = scan_images(_domain_images(folder, "the pairs"), skip_bad,
+                                        f"images in {folder}")
         self.direction = direction
         first = read_image(self.paths[0])
-        self.channels = _channels(channels, first)
+        self.channels = _channels(channels, found)
         width, height = first.size
         self.pipeline = _Pipeline(load_size, crop_size, preprocess, flip,
                                   (height, width // 2), self.paths[0])
@@ -99,25 +102,33 @@ class UnpairedFolder(Dataset):
         direction: "AtoB" (samples (a, b)) or "BtoA" (samples (b, a)).
         serial: pair A image i with B image i (mod the B count) instead of a random B.
         load_size, crop_size, preprocess, flip: as in the module doc.
-        channels: (channels of A, channels of B); an entry None follows that domain's first image.
+        channels: (channels of A, channels of B); an entry None: 3 when any image of that domain
+            is colour, else 1.
+        skip_bad: leave out the files whose header cannot be read instead of refusing.
     ``len`` is the larger domain's count; A indices wrap around, as in the reference.
     """
 
     def __init__(self, root, phase="train", direction="AtoB", load_size=286, crop_size=256,
-                 preprocess="resize_and_crop", flip=True, serial=False, channels=(None, None)):
+                 preprocess="resize_and_crop", flip=True, serial=False, channels=(None, None),
+                 skip_bad=False):
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
         root = Path(root)
         domains = [_layout_folder(root, f"{phase}{d}", _UNPAIRED_LAYOUT, phase) for d in "AB"]
-        self.paths = [_domain_images(folder, f"domain {d}") for folder, d in zip(domains, "AB")]
+        scanned = scan_domains([_domain_images(folder, f"domain {d}")
+                                for folder, d in zip(domains, "AB")], skip_bad,
+                               f"images in {domains[0]} and {domains[1].name}")
+        self.paths = [paths for paths, _ in scanned]
+        found = [channels for _, channels in scanned]
         if direction == "BtoA":
             self.paths.reverse()
+            found.reverse()
             channels = tuple(reversed(channels))
         self.direction, self.serial = direction, bool(serial)
         self.channels, self.pipelines = [], []
-        for paths, wanted in zip(self.paths, channels):
+        for paths, wanted, seen in zip(self.paths, channels, found):
             first = read_image(paths[0])
-            self.channels.append(_channels(wanted, first))
+            self.channels.append(_channels(wanted, seen))
             width, height = first.size
             self.pipelines.append(_Pipeline(load_size, crop_size, preprocess, flip,
                                             (height, width), paths[0]))
@@ -145,14 +156,16 @@ class _Pipeline:
         for value, name in ((load_size, "load_size"), (crop_size, "crop_size")):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if preprocess == "resize_and_crop" and crop_size > load_size:
+        if preprocess in ("resize_and_crop", "scale_width") and crop_size > load_size:
             raise ValueError(f"crop_size {crop_size} is larger than load_size {load_size}: "
                              f"the crop is taken from the image resized to load_size")
         self.preprocess, self.crop_size = preprocess, int(crop_size)
         if preprocess == "crop":
             self.check_crop(first_hw, first_path)
         self.resize = Resize(load_size, "bicubic") if preprocess == "resize_and_crop" else None
-        steps = [RandomCrop(crop_size)] if preprocess != "none" else []
+        if preprocess == "scale_width":
+            self.resize = _ScaleWidth(load_size, crop_size)
+        steps = [RandomCrop(crop_size)] if preprocess in ("resize_and_crop", "crop") else []
         if preprocess == "resize_and_crop" and crop_size == load_size:
             steps = []                                       # the crop is the whole image
         steps += [RandomHorizontalFlip()] if flip else []
@@ -197,9 +210,24 @@ def _domain_images(folder, what):
         raise ValueError(f"{what} is empty: {err}") from None
 
 
-def _channels(wanted, first_image):
+class _ScaleWidth:
+    """The reference's ``__scale_width``: width to ``width``, height in proportion but at least
+    ``min_height`` (bicubic); a Pillow image in, one out."""
+
+    def __init__(self, width, min_height):
+        self.width, self.min_height = int(width), int(min_height)
+
+    def __call__(self, image):
+        w, h = image.size
+        if w == self.width and h >= self.min_height:
+            return image
+        height = max(int(round(self.width * h / w)), self.min_height)
+        return Resize((height, self.width), "bicubic")(image)
+
+
+def _channels(wanted, found):
     if wanted is None:
-        return image_channels(first_image)
+        return found
     if wanted not in _MODES:
         raise ValueError(f"channels must be 1, 3 or None, got {wanted!r}")
     return wanted

@@ -28,6 +28,7 @@ import numpy as np
 from .. import autograd
 from ..autograd import no_grad
 from . import losses
+from .base import evaluating
 from .gan import GAN
 
 
@@ -97,45 +98,33 @@ class CGAN(GAN):
 
     def train_step(self, real, labels):
         """One cGAN iteration on real images (B, ...) and their labels (B,) ->
-        {"d_loss": float, "g_loss": float}."""
+        {"d_loss": float, "g_loss": float}: ``GAN.train_step`` with labels (the hooks below)."""
+        return super().train_step(real, labels)
+
+    def _prepare(self, real, conditions):
+        (labels,) = conditions
         self._check_labels(labels, real.shape[0])
         if real.device != self.device:
             real, labels = real.to(self.device), labels.to(self.device)
-        self.G.train()
-        self.D.train()
-        batch = real.shape[0]
-        for i in range(self.d_steps):
-            fake_labels = self.random_labels(batch)
-            if i < self.d_steps - 1:
-                with no_grad():
-                    fake = self.G(self.noise(batch), fake_labels)
-            else:
-                fake = self.G(self.noise(batch), fake_labels)  # keeps its graph for the G step
-            fake_logits = self.discriminate(fake.detach(), fake_labels)
-            if self.matching_aware:  # (real image, wrong label) pairs are fakes as well
-                mismatched = self.discriminate(real, self.wrong_labels(labels))
-                fake_logits = autograd.cat([fake_logits, mismatched], dim=0)
-            d_loss = losses.discriminator_loss(self.discriminate(real, labels), fake_logits,
-                                               self.loss, self.real_label)
-            self.d_optimizer.zero_grad()
-            d_loss.backward()
-            self.d_optimizer.step()
+        return real, (labels,)
 
-        self._set_requires_grad(self.D, False)
-        try:
-            g_loss = losses.generator_loss(self.discriminate(fake, fake_labels), self.loss)
-            self.g_optimizer.zero_grad()
-            g_loss.backward()
-            self.g_optimizer.step()
-        finally:
-            self._set_requires_grad(self.D, True)
-        for scheduler in self.schedulers:
-            scheduler.step()
-        if self.G_ema is not None:
-            self._update_ema()
-        self.step += 1
-        values = autograd.stack([d_loss.detach(), g_loss.detach()]).numpy()  # one device sync
-        return {"d_loss": float(values[0]), "g_loss": float(values[1])}
+    def _generate(self, batch):
+        """Fakes for labels drawn uniformly (the labels first, then the noise)."""
+        fake_labels = self.random_labels(batch)
+        return self.G(self.noise(batch), fake_labels), (fake_labels,)
+
+    def _judge(self, x, conditions):
+        return self.discriminate(x, *conditions)
+
+    def _d_logits(self, real, conditions, fake, fake_conditions):
+        """The fakes first, then (matching-aware) real images with wrong labels, which count as
+        fakes too, then the real pairs."""
+        fake_logits = self._judge(fake, fake_conditions)
+        if self.matching_aware:
+            (labels,) = conditions
+            mismatched = self.discriminate(real, self.wrong_labels(labels))
+            fake_logits = autograd.cat([fake_logits, mismatched], dim=0)
+        return self._judge(real, conditions), fake_logits
 
     def sample(self, labels, z=None, ema=False, batch_size=1024):
         """Images of the requested ``labels`` ((n,) ints: array, list or Tensor), G in eval mode,
@@ -153,12 +142,7 @@ class CGAN(GAN):
         if tuple(z.shape) != (n, *self.latent_shape):
             raise ValueError(f"CGAN.sample: z must have shape {(n, *self.latent_shape)}, got "
                              f"{z.shape}")
-        was_training = G.training
-        G.eval()
-        try:
-            with no_grad():
-                parts = [G(z[i:i + batch_size], labels[i:i + batch_size])
-                         for i in range(0, n, batch_size)]
-        finally:
-            G.train(was_training)
+        with evaluating(G), no_grad():
+            parts = [G(z[i:i + batch_size], labels[i:i + batch_size])
+                     for i in range(0, n, batch_size)]
         return parts[0] if len(parts) == 1 else autograd.cat(parts, 0)

@@ -15,8 +15,9 @@ with crit = MSE (LSGAN, the default) or BCE with logits, or the reference's ``ga
 (``loss="wgangp"``: crit(s, 1) = -mean(s), crit(s, 0) = mean(s), and each D's loss gains the
 gradient penalty ``lambda_gp`` (10) mean((|grad D(x_hat)|_2 - 1)^2) at random interpolates of
 its real images and its pool's fakes); Adam(lr 2e-4, betas (0.5, 0.999)); the learning rate
-constant for ``epochs`` epochs, then decaying linearly to zero over ``epochs_decay`` (call
-``end_epoch()`` after each epoch).
+constant for ``epochs`` epochs, then decaying linearly to zero over ``epochs_decay`` (or another
+``lr_policy``, see ``gans.schedules``), advanced by ``end_epoch()``, which the ``TrainingLoop``
+calls after each epoch.
 
     >>> trainer = CycleGAN(ResnetGenerator(3, 3, 32, 6), ResnetGenerator(3, 3, 32, 6),
     ...                    PatchDiscriminator(3, 32, norm="instance"),
@@ -28,15 +29,17 @@ import itertools
 
 from ..autograd import no_grad, stack
 from ..nn.functional import l1_loss
-from ..optim import Adam, LinearDecayLR
+from ..optim import Adam
+from .base import Trainer, evaluating, frozen
 from .image_pool import ImagePool
+from .schedules import make_schedulers
 from .translation import (as_rgb, check_lambda_gp, check_translation_loss, discriminator_term,
-                          frozen, generator_term, penalty_term)
+                          generator_term, penalty_term)
 
 DIRECTIONS = ("XtoY", "YtoX")
 
 
-class CycleGAN:
+class CycleGAN(Trainer):
     """Trains G: X -> Y and F: Y -> X against D_X and D_Y; see the module docstring.
 
     Args:
@@ -48,12 +51,17 @@ class CycleGAN:
         pool_size: fakes kept per domain for the discriminators (50; 0 = no pool).
         loss: "lsgan" (the paper's), "non_saturating" or "wgangp".
         lambda_gp: "wgangp" only: the gradient penalty's weight (None: 10, the reference's).
-        epochs, epochs_decay: the LR schedule (``optim.LinearDecayLR``), stepped by ``end_epoch``.
+        epochs, epochs_decay: the LR schedule's lengths, stepped by ``end_epoch``.
+        lr_policy: "linear" (the paper's), "step", "plateau" or "cosine" (``gans.schedules``).
+        decay_epochs: "step" only: epochs between the x0.1 decays (the reference's 50).
     """
+
+    schedule_unit = "epoch"
+    generator_losses = ("g_gan", "cycle", "idt")
 
     def __init__(self, G, F, D_X, D_Y, lr=2e-4, betas=(0.5, 0.999), lambda_cycle=10.0,
                  lambda_identity=0.5, pool_size=50, loss="lsgan", epochs=100, epochs_decay=100,
-                 lambda_gp=None):
+                 lambda_gp=None, lr_policy="linear", decay_epochs=50):
         for name, value in (("lambda_cycle", lambda_cycle), ("lambda_identity", lambda_identity)):
             if not value >= 0:
                 raise ValueError(f"CycleGAN: {name} must be >= 0, got {value!r}")
@@ -63,11 +71,12 @@ class CycleGAN:
         self.lambda_cycle, self.lambda_identity = float(lambda_cycle), float(lambda_identity)
         self.opt_G = Adam(itertools.chain(G.parameters(), F.parameters()), lr=lr, betas=betas)
         self.opt_D = Adam(itertools.chain(D_X.parameters(), D_Y.parameters()), lr=lr, betas=betas)
-        self.schedulers = [LinearDecayLR(opt, epochs, epochs_decay)
-                           for opt in (self.opt_G, self.opt_D)]
+        self.schedulers = make_schedulers((self.opt_G, self.opt_D), lr_policy, epochs,
+                                          epochs_decay, decay_epochs)
         self.pool_X, self.pool_Y = ImagePool(pool_size), ImagePool(pool_size)
-        self.device = next(iter(G.parameters())).device
-        self.step = 0
+        self.nets = {"G": G, "F": F, "D_X": D_X, "D_Y": D_Y}
+        self.optimizers = {"opt_G": self.opt_G, "opt_D": self.opt_D}
+        self._start()
 
     def _models(self):
         return (self.G, self.F, self.D_X, self.D_Y)
@@ -117,17 +126,11 @@ class CycleGAN:
         self.opt_D.zero_grad()
         (d_x + d_y).backward()
         self.opt_D.step()
-        self.step += 1
+        self._finish_step()
         losses = {"d_x": d_x, "d_y": d_y, "g_gan": g_gan, "cycle": cycle, "idt": idt, "gp": gp}
         losses = {name: t for name, t in losses.items() if t is not None}
         values = stack([t.detach() for t in losses.values()]).numpy()  # one device sync
         return {name: float(v) for name, v in zip(losses, values)}
-
-    def end_epoch(self):
-        """Advance the learning-rate schedules by one epoch; returns the new lr."""
-        for scheduler in self.schedulers:
-            scheduler.step()
-        return self.schedulers[0].get_last_lr()[0]
 
     def translate(self, images, direction="XtoY"):
         """G(images) ("XtoY") or F(images) ("YtoX") in eval mode without a graph:
@@ -135,13 +138,8 @@ class CycleGAN:
         if direction not in DIRECTIONS:
             raise ValueError(f"translate: direction must be 'XtoY' or 'YtoX', got {direction!r}")
         model = self.G if direction == "XtoY" else self.F
-        was_training = model.training
-        model.eval()
-        try:
-            with no_grad():
-                return model(images.to(self.device))
-        finally:
-            model.train(was_training)
+        with evaluating(model), no_grad():
+            return model(images.to(self.device))
 
     def sample_grid(self, x, y):
         """Rows of real x | G(x) | F(G(x)) | real y | F(y) | G(F(y)) for x, y (N, C, H, W):
@@ -156,22 +154,19 @@ class CycleGAN:
         rows = stack([as_rgb(c) for c in columns], 1)                   # (N, 6, 3, H, W)
         return rows.reshape(-1, 3, *x.shape[2:])                         # (6N, 3, H, W)
 
-    def state_dict(self):
-        """Models, optimizers, LR schedules, both image pools and the step counter."""
-        return {"step": self.step,
-                "G": self.G.state_dict(), "F": self.F.state_dict(),
-                "D_X": self.D_X.state_dict(), "D_Y": self.D_Y.state_dict(),
-                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                "schedulers": [s.state_dict() for s in self.schedulers],
-                "pool_X": self.pool_X.state_dict(), "pool_Y": self.pool_Y.state_dict()}
+    def extra_state(self):
+        """Both image pools."""
+        return {"pool_X": self.pool_X.state_dict(), "pool_Y": self.pool_Y.state_dict()}
 
-    def load_state_dict(self, state):
-        for name in ("G", "F", "D_X", "D_Y"):
-            getattr(self, name).load_state_dict(state[name])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
-            scheduler.load_state_dict(saved)
+    def check_extra_state(self, state):
+        for name in ("pool_X", "pool_Y"):
+            pool = getattr(self, name)
+            images = state.get(name, {}).get("images") if isinstance(state.get(name), dict) \
+                else None
+            if images is None or getattr(images, "ndim", 0) != 4 or len(images) > pool.pool_size:
+                raise ValueError(f"CycleGAN.load_state_dict: {name} is missing or does not fit a "
+                                 f"pool of {pool.pool_size}")
+
+    def load_extra_state(self, state):
         self.pool_X.load_state_dict(state["pool_X"], self.device)
         self.pool_Y.load_state_dict(state["pool_Y"], self.device)
-        self.step = int(state["step"])

@@ -31,6 +31,7 @@ from ..autograd import Tensor, no_grad
 from ..data import DataLoader, MNISTFormat, Subset, SyntheticDigits
 from ..models.classifier import DigitClassifier
 from ..optim import Adam, LambdaLR
+from .base import evaluating
 
 CLASSIFIER_VERSION = 3  # bump when the architecture or the training recipe changes
 CLASSIFIER_FILE = "classifier.npz"
@@ -77,16 +78,11 @@ def _batches(model, images, batch_size, fn):
     the results stacked as one NumPy array (N, ...)."""
     data = images.array if isinstance(images, Tensor) else images
     device = _model_device(model)
-    was_training = model.training
-    model.eval()
     parts = []
-    try:
-        with no_grad():
-            for i in range(0, len(data), batch_size):
-                x = autograd.tensor(backend.to_device(data[i:i + batch_size], device))
-                parts.append(fn(model, x).numpy())
-    finally:
-        model.train(was_training)
+    with evaluating(model), no_grad():
+        for i in range(0, len(data), batch_size):
+            x = autograd.tensor(backend.to_device(data[i:i + batch_size], device))
+            parts.append(fn(model, x).numpy())
     return np.concatenate(parts)
 
 
@@ -182,6 +178,30 @@ def _load_cached(path, settings, device):
     return model, float(state["accuracy"])
 
 
+def mnist_splits(root, size=None):
+    """(training set, held-out set) of an MNIST-format folder, from what it holds: the train and
+    t10k splits; or, when only one of them is there, that split with its last sixth held out.
+    FileNotFoundError in one line when neither is complete."""
+    splits = {}
+    for name, train in (("train", True), ("t10k", False)):
+        try:
+            splits[name] = MNISTFormat(root, train=train, size=size)
+        except FileNotFoundError as e:
+            splits[name + "_missing"] = str(e)
+    if "train" in splits and "t10k" in splits:
+        return splits["train"], splits["t10k"]
+    only = splits.get("train") or splits.get("t10k")
+    if only is None:
+        raise FileNotFoundError(f"--data {root}: no complete MNIST split: expected "
+                                f"train-images-idx3-ubyte and train-labels-idx1-ubyte (and/or the "
+                                f"t10k- pair), plain or .gz ({splits['train_missing']})")
+    if len(only) < 2:
+        raise ValueError(f"--data {root}: one image is too few to train and evaluate on")
+    held = max(1, len(only) // 6)
+    return (Subset(only, range(len(only) - held)),
+            Subset(only, range(len(only) - held, len(only))))
+
+
 def digit_classifier(image_size=32, data=None, out_dir=None, cache=None, n_train=20000,
                      n_test=2000, epochs=2, seed=0, device="cpu", progress=True):
     """The classifier for ``image_size`` digits, trained once and then loaded.
@@ -218,9 +238,8 @@ def digit_classifier(image_size=32, data=None, out_dir=None, cache=None, n_train
             train_set = SyntheticDigits(n_train, size=image_size, seed=_SYNTHETIC_TRAIN_SEED)
             test_set = SyntheticDigits(n_test, size=image_size, seed=_SYNTHETIC_TEST_SEED)
         else:
-            full = MNISTFormat(data, train=True, size=image_size)
+            full, test_set = mnist_splits(data, image_size)
             train_set = full if len(full) <= n_train else Subset(full, range(n_train))
-            test_set = MNISTFormat(data, train=False, size=image_size)
         model, accuracy = train_classifier(train_set, test_set, image_size, epochs=epochs, seed=seed,
                                            device=device, progress=progress, n_test=n_test)
         source, seconds = "trained", time.perf_counter() - start

@@ -37,6 +37,7 @@ samples to logits of any shape with batch first ((B, 1), or (B, 1, 1, 1)).
     ...               optim.Adam(D.parameters(), 1e-4, betas=(0.0, 0.9)), (2,), loss="wgan_gp")
     >>> wgan_gp.train_step(real)           # {"d_loss": -0.42, "g_loss": 0.31, "penalty": 0.05}
 """
+import contextlib
 import copy
 
 import numpy as np
@@ -44,6 +45,7 @@ import numpy as np
 from .. import autograd
 from ..autograd import no_grad
 from . import losses
+from .base import Trainer, evaluating, frozen
 
 
 def pack_samples(x, pack):
@@ -78,7 +80,7 @@ def _positive_int(value, name):
     return int(value)
 
 
-class GAN:
+class GAN(Trainer):
     """Trains a generator G against a discriminator D; see the module docstring.
 
     Args:
@@ -135,8 +137,11 @@ class GAN:
             self.G_ema.eval()
             for p in self.G_ema.parameters():
                 p.requires_grad_(False)
-        self.device = next(iter(generator.parameters())).device
-        self.step = 0
+        self.nets = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            self.nets["G_ema"] = self.G_ema
+        self.optimizers = {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer}
+        self._start()
 
     # ------------------------------------------------------------ pieces
     def noise(self, n):
@@ -167,36 +172,28 @@ class GAN:
             return losses.r1_penalty(self.discriminate, real, self.r1_gamma)
         return None
 
-    def _set_requires_grad(self, module, flag):
-        for p in module.parameters():
-            p.requires_grad_(flag)
-
     # ------------------------------------------------------------ training
-    def train_step(self, real, *unused):
+    def train_step(self, real, *conditions):
         """One GAN iteration on a real batch (B, ...) -> {"d_loss": float, "g_loss": float}, plus
         "penalty" (the last D step's, already inside d_loss) for the penalised losses.
 
         B must be a multiple of ``pack``. Further batch fields (labels of a labelled dataset) are
-        ignored: this GAN is unconditional. The fakes of the last D step are reused for the G step
-        (as in the DCGAN reference), so G runs forward once per step when ``d_steps`` is 1.
+        ignored here; ``CGAN`` uses them through the hooks below. The fakes of the last D step are
+        reused for the G step (as in the DCGAN reference), so G runs forward once per step when
+        ``d_steps`` is 1.
         """
-        if real.shape[0] % self.pack:
-            raise ValueError(f"GAN.train_step: batch size {real.shape[0]} must be a multiple of "
-                             f"pack={self.pack}")
-        if real.device != self.device:
-            real = real.to(self.device)
+        real, conditions = self._prepare(real, conditions)
         self.G.train()
         self.D.train()
         batch = real.shape[0]
         for i in range(self.d_steps):
-            if i < self.d_steps - 1:
-                with no_grad():
-                    fake = self.G(self.noise(batch))
-            else:
-                fake = self.G(self.noise(batch))  # keeps its graph for the G step below
-            d_loss = losses.discriminator_loss(self.discriminate(real),
-                                               self.discriminate(fake.detach()),
-                                               self.loss, self.real_label)
+            last = i == self.d_steps - 1          # its fakes keep their graph for the G step
+            with (contextlib.nullcontext() if last else no_grad()):
+                fake, fake_conditions = self._generate(batch)
+            real_logits, fake_logits = self._d_logits(real, conditions, fake.detach(),
+                                                      fake_conditions)
+            d_loss = losses.discriminator_loss(real_logits, fake_logits, self.loss,
+                                               self.real_label)
             penalty = self.penalty(real, fake.detach())
             if penalty is not None:
                 d_loss = d_loss + penalty
@@ -206,22 +203,36 @@ class GAN:
             if self.clip_value is not None:
                 losses.clip_weights_(self.D, self.clip_value)
 
-        self._set_requires_grad(self.D, False)  # G's step needs no gradients for D's weights
-        try:
-            g_loss = losses.generator_loss(self.discriminate(fake), self.loss)
+        with frozen(self.D):                      # G's step needs no gradients for D's weights
+            g_loss = losses.generator_loss(self._judge(fake, fake_conditions), self.loss)
             self.g_optimizer.zero_grad()
             g_loss.backward()
             self.g_optimizer.step()
-        finally:
-            self._set_requires_grad(self.D, True)
-        for scheduler in self.schedulers:
-            scheduler.step()
         if self.G_ema is not None:
             self._update_ema()
-        self.step += 1
+        self._finish_step()
         terms = [d_loss, g_loss] + ([penalty] if penalty is not None else [])
         values = autograd.stack([t.detach() for t in terms]).numpy()  # one device sync
         return dict(zip(("d_loss", "g_loss", "penalty"), map(float, values)))
+
+    # The hooks CGAN overrides: what G is given, and how D judges.
+    def _prepare(self, real, conditions):
+        """Check the batch and move it to the device; unconditional: the extra fields dropped."""
+        if real.shape[0] % self.pack:
+            raise ValueError(f"GAN.train_step: batch size {real.shape[0]} must be a multiple of "
+                             f"pack={self.pack}")
+        return (real if real.device == self.device else real.to(self.device)), ()
+
+    def _generate(self, batch):
+        """A batch of fakes and the conditions they were drawn for (none here)."""
+        return self.G(self.noise(batch)), ()
+
+    def _judge(self, x, conditions):
+        return self.discriminate(x)
+
+    def _d_logits(self, real, conditions, fake, fake_conditions):
+        """D's logits on the real batch and on the (detached) fakes, in that order."""
+        return self._judge(real, conditions), self._judge(fake, fake_conditions)
 
     def _update_ema(self):
         """ema <- decay * ema + (1 - decay) * G, for parameters; buffers (BN statistics) copied."""
@@ -249,39 +260,6 @@ class GAN:
         if tuple(z.shape) != (n, *self.latent_shape):
             raise ValueError(f"GAN.sample: z must have shape {(n, *self.latent_shape)}, got "
                              f"{z.shape}")
-        was_training = G.training
-        G.eval()
-        try:
-            with no_grad():
-                parts = [G(z[i:i + batch_size]) for i in range(0, n, batch_size)]
-        finally:
-            G.train(was_training)
+        with evaluating(G), no_grad():
+            parts = [G(z[i:i + batch_size]) for i in range(0, n, batch_size)]
         return parts[0] if len(parts) == 1 else autograd.cat(parts, 0)
-
-    # ------------------------------------------------------------ state
-    def state_dict(self):
-        """Models, optimizers, schedulers, the step counter (and the EMA generator)."""
-        state = {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
-                 "g_optimizer": self.g_optimizer.state_dict(),
-                 "d_optimizer": self.d_optimizer.state_dict(),
-                 "schedulers": [s.state_dict() for s in self.schedulers]}
-        if self.G_ema is not None:
-            state["G_ema"] = self.G_ema.state_dict()
-        return state
-
-    def load_state_dict(self, state):
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.g_optimizer.load_state_dict(state["g_optimizer"])
-        self.d_optimizer.load_state_dict(state["d_optimizer"])
-        if len(state["schedulers"]) != len(self.schedulers):
-            raise ValueError(f"GAN.load_state_dict: the state has {len(state['schedulers'])} "
-                             f"schedulers, this trainer has {len(self.schedulers)}")
-        for scheduler, s in zip(self.schedulers, state["schedulers"]):
-            scheduler.load_state_dict(s)
-        if self.G_ema is not None:
-            if "G_ema" not in state:
-                raise ValueError("GAN.load_state_dict: this trainer keeps an EMA generator but the "
-                                 "state has none (saved without ema_decay?)")
-            self.G_ema.load_state_dict(state["G_ema"])
-        self.step = int(state["step"])

@@ -88,6 +88,22 @@ def _full_like(logits, value):
     return autograd.full(logits.shape, value, dtype=logits.dtype, device=logits.device)
 
 
+def criterion(logits, target, loss="non_saturating"):
+    """The reference implementations' ``GANLoss``: how far D's raw scores are from a target, a
+    scalar Tensor. target: 1.0 for "real" (or a smoothed 0.9), 0.0 for "fake".
+
+    BCE with logits ("vanilla", "non_saturating", "dragan", "r1"), the plain MSE ("lsgan"), or,
+    for the critics ("wgan", "wgan_gp"), -mean(s) toward real and mean(s) toward fake. Every
+    adversarial loss below and in the translation trainers is built from it.
+    """
+    loss = check_loss(loss)
+    if loss in WASSERSTEIN:
+        return -logits.mean() if target else logits.mean()
+    if loss == "lsgan":
+        return F.mse_loss(logits, _full_like(logits, target))
+    return F.binary_cross_entropy_with_logits(logits, _full_like(logits, target))
+
+
 def discriminator_loss(real_logits, fake_logits, loss="non_saturating", real_label=1.0):
     """The discriminator's loss without any penalty: a scalar Tensor.
 
@@ -108,11 +124,9 @@ def discriminator_loss(real_logits, fake_logits, loss="non_saturating", real_lab
         if loss == "hinge":
             return (1 - real_logits).relu().mean() + (1 + fake_logits).relu().mean()
         return fake_logits.mean() - real_logits.mean()     # minus the Wasserstein estimate
+    real, fake = criterion(real_logits, real_label, loss), criterion(fake_logits, 0.0, loss)
     if loss == "lsgan":
-        return 0.5 * F.mse_loss(real_logits, _full_like(real_logits, real_label)) + \
-            0.5 * F.mse_loss(fake_logits, _full_like(fake_logits, 0.0))
-    real = F.binary_cross_entropy_with_logits(real_logits, _full_like(real_logits, real_label))
-    fake = F.binary_cross_entropy_with_logits(fake_logits, _full_like(fake_logits, 0.0))
+        return 0.5 * real + 0.5 * fake
     return real + fake
 
 
@@ -122,10 +136,10 @@ def generator_loss(fake_logits, loss="non_saturating"):
     if loss == "hinge" or loss in WASSERSTEIN:
         return -fake_logits.mean()
     if loss == "lsgan":
-        return 0.5 * F.mse_loss(fake_logits, _full_like(fake_logits, 1.0))
+        return 0.5 * criterion(fake_logits, 1.0, loss)
     if loss == "vanilla":  # log(1 - sigmoid(l)) = -BCE(l, 0)
-        return -F.binary_cross_entropy_with_logits(fake_logits, _full_like(fake_logits, 0.0))
-    return F.binary_cross_entropy_with_logits(fake_logits, _full_like(fake_logits, 1.0))
+        return -criterion(fake_logits, 0.0, loss)
+    return criterion(fake_logits, 1.0, loss)
 
 
 # ---------------------------------------------------------------- regularisers

@@ -12,7 +12,8 @@ with crit = BCE with logits (``loss="non_saturating"``, the reference's "vanilla
 crit(s, 0) = mean(s), and D's loss gains the gradient penalty ``lambda_gp`` (10) mean((|grad
 D(x_hat)|_2 - 1)^2) at random interpolates of the real and fake pairs. Adam(lr 2e-4, betas
 (0.5, 0.999)) for each network; the learning rate constant for ``epochs`` epochs, then decaying
-linearly over ``epochs_decay`` (call ``end_epoch()`` after each).
+linearly over ``epochs_decay`` (or another ``lr_policy``, see ``gans.schedules``), advanced by
+``end_epoch()``, which the ``TrainingLoop`` calls after each epoch.
 
     >>> trainer = Pix2Pix(unet_64(3, 3, ngf=32), PatchDiscriminator(6, ndf=32), epochs=5)
     >>> losses = trainer.train_step(labels, photos)     # (B, 3, 64, 64) each
@@ -21,14 +22,16 @@ linearly over ``epochs_decay`` (call ``end_epoch()`` after each).
 from ..autograd import cat, no_grad, stack
 from ..nn.functional import l1_loss
 from ..nn import BatchNorm2d, Dropout
-from ..optim import Adam, LinearDecayLR
+from ..optim import Adam
+from .base import Trainer, evaluating, frozen
+from .schedules import make_schedulers
 from .translation import (as_rgb, check_lambda_gp, check_translation_loss, discriminator_term,
-                          frozen, generator_term, penalty_term)
+                          generator_term, penalty_term)
 
 NORM_STATS = ("running", "batch")
 
 
-class Pix2Pix:
+class Pix2Pix(Trainer):
     """Trains G: A -> B against a conditional PatchGAN D; see the module docstring.
 
     Args:
@@ -38,11 +41,17 @@ class Pix2Pix:
         lambda_l1: weight of the L1 term (100 in the paper).
         loss: "non_saturating" (BCE, the paper's), "lsgan" or "wgangp".
         lambda_gp: "wgangp" only: the gradient penalty's weight (None: 10, the reference's).
-        epochs, epochs_decay: the LR schedule (``optim.LinearDecayLR``), stepped by ``end_epoch``.
+        epochs, epochs_decay: the LR schedule's lengths, stepped by ``end_epoch``.
+        lr_policy: "linear" (the paper's), "step", "plateau" or "cosine" (``gans.schedules``).
+        decay_epochs: "step" only: epochs between the x0.1 decays (the reference's 50).
     """
 
+    schedule_unit = "epoch"
+    generator_losses = ("g_gan", "g_l1")
+
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
-                 loss="non_saturating", epochs=100, epochs_decay=100, lambda_gp=None):
+                 loss="non_saturating", epochs=100, epochs_decay=100, lambda_gp=None,
+                 lr_policy="linear", decay_epochs=50):
         if not lambda_l1 >= 0:
             raise ValueError(f"Pix2Pix: lambda_l1 must be >= 0, got {lambda_l1!r}")
         self.G, self.D = generator, discriminator
@@ -50,10 +59,11 @@ class Pix2Pix:
         self.lambda_gp = check_lambda_gp(lambda_gp, self.loss, "Pix2Pix")
         self.opt_G = Adam(generator.parameters(), lr=lr, betas=betas)
         self.opt_D = Adam(discriminator.parameters(), lr=lr, betas=betas)
-        self.schedulers = [LinearDecayLR(opt, epochs, epochs_decay)
-                           for opt in (self.opt_G, self.opt_D)]
-        self.device = next(iter(generator.parameters())).device
-        self.step = 0
+        self.nets = {"G": self.G, "D": self.D}
+        self.optimizers = {"opt_G": self.opt_G, "opt_D": self.opt_D}
+        self.schedulers = make_schedulers((self.opt_G, self.opt_D), lr_policy, epochs,
+                                          epochs_decay, decay_epochs)
+        self._start()
 
     def train_step(self, a, b):
         """One iteration on a batch of pairs, a (N, C_A, H, W) and b (N, C_B, H, W) in [-1, 1].
@@ -86,16 +96,10 @@ class Pix2Pix:
             self.opt_G.zero_grad()
             (g_gan + self.lambda_l1 * g_l1).backward()
             self.opt_G.step()
-        self.step += 1
+        self._finish_step()
         terms = [d_loss, g_gan, g_l1] + ([gp] if gp is not None else [])
         values = stack([t.detach() for t in terms]).numpy()           # one device sync
         return dict(zip(("d", "g_gan", "g_l1", "gp"), map(float, values)))
-
-    def end_epoch(self):
-        """Advance the learning-rate schedules by one epoch; returns the new lr."""
-        for scheduler in self.schedulers:
-            scheduler.step()
-        return self.schedulers[0].get_last_lr()[0]
 
     def translate(self, a, norm_stats="running"):
         """G(a) without a graph and without dropout: (N, C_A, H, W) -> (N, C_B, H, W).
@@ -107,16 +111,11 @@ class Pix2Pix:
         if norm_stats not in NORM_STATS:
             raise ValueError(f"translate: norm_stats must be 'running' or 'batch', got "
                              f"{norm_stats!r}")
-        was_training = self.G.training
         a = a.to(self.device)
-        try:
-            with no_grad():
-                if norm_stats == "running":
-                    self.G.eval()
-                    return self.G(a)
-                return _per_image_batch_stats(self.G, a)
-        finally:
-            self.G.train(was_training)
+        with evaluating(self.G), no_grad():
+            if norm_stats == "running":
+                return self.G(a)
+            return _per_image_batch_stats(self.G, a)
 
     def sample_grid(self, a, b, norm_stats="running"):
         """Rows of input a | output G(a) | target b for a (N, C_A, H, W), b (N, C_B, H, W):
@@ -124,20 +123,6 @@ class Pix2Pix:
         columns = [a.to(self.device), self.translate(a, norm_stats), b.to(self.device)]
         rows = stack([as_rgb(c) for c in columns], 1)                   # (N, 3, 3, H, W)
         return rows.reshape(-1, 3, *a.shape[2:])                         # (3N, 3, H, W)
-
-    def state_dict(self):
-        return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
-                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                "schedulers": [s.state_dict() for s in self.schedulers]}
-
-    def load_state_dict(self, state):
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
-            scheduler.load_state_dict(saved)
-        self.step = int(state["step"])
 
 
 def _per_image_batch_stats(G, a):

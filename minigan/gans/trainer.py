@@ -1,7 +1,8 @@
 """The training loop every GAN family shares: steps over a DataLoader with checkpoints, exact
-resume, a NaN guard, a clean Ctrl-C, a tqdm bar with live losses, and a loss-curve PNG.
+resume, a divergence guard, a clean Ctrl-C or SIGTERM, a tqdm bar with live losses, and a
+loss-curve PNG.
 
-The loop drives any *trainer* object with three methods:
+The loop drives any *trainer* object (``gans.base.Trainer``) with three methods:
 
 - ``train_step(*batch) -> dict[str, float]``: one optimisation step on one loader batch (a tuple of
   Tensors, splatted: ``train_step(images)``, ``train_step(images, labels)``, ``train_step(a, b)``),
@@ -9,9 +10,19 @@ The loop drives any *trainer* object with three methods:
 - ``state_dict()`` / ``load_state_dict(state)``: everything the trainer owns (models, optimizers,
   schedulers, pools, counters), in the nested form ``minigan.io.save_checkpoint`` stores.
 
+and, when it has one, ``end_epoch(metric)``, which the loop calls after every pass over the data
+(the trainer's epoch-unit learning-rate schedules advance there; ``metric`` is the epoch's mean
+generator loss, for the plateau policy).
+
 The checkpoint (``<out>/checkpoint.npz``, rewritten atomically) also holds minigan's global random
 state, the loader's position (epoch and batch) and the loss history, so ``run(resume=True)``
-continues with the very numbers an uninterrupted run would have produced.
+continues with the very numbers an uninterrupted run would have produced. A run resumed with a
+larger ``steps``/``epochs`` continues to the new total.
+
+Divergence: a step's non-finite loss stops the run at once; before every checkpoint is written,
+every array of the trainer's state (parameters, buffers such as BatchNorm's running statistics,
+optimizer moments) is checked too, so a checkpoint on disk is always finite. Either way
+``NonFiniteLossError`` names what went bad and the last good checkpoint.
 
     >>> loop = TrainingLoop(gan, loader, "out/gan", steps=3000, checkpoint_every=500)
     >>> history = loop.run(resume=args.resume)     # {"d_loss": [...], "g_loss": [...]}
@@ -25,10 +36,17 @@ import numpy as np
 
 from .. import io
 from .. import random as mg_random
+from .base import non_finite_entries
 
 
 class NonFiniteLossError(RuntimeError):
-    """A training step produced a NaN or infinite loss; the last good checkpoint is kept."""
+    """Training diverged: a NaN or infinite loss, parameter, buffer or optimizer state. The last
+    good checkpoint is kept."""
+
+
+# Settings that may change on resume: the run's length (and what follows it, the schedules).
+EXTENDABLE = ("steps", "epochs", "epochs_decay", "lr_decay_steps")
+STOP_SIGNALS = ("SIGINT", "SIGTERM")
 
 
 class TrainingLoop:
@@ -44,15 +62,20 @@ class TrainingLoop:
             checkpoint is always written. 0 turns periodic checkpoints off.
         config: a dict of JSON-able settings stored in the checkpoint; resuming with a different
             config raises ValueError (resuming a batch-512 run at batch 64 would not be a resume).
-        on_epoch_end: ``fn(epoch)`` called after each finished pass (e.g. to save a sample grid).
+            The keys in ``EXTENDABLE`` (the run's length) may change.
+        on_epoch_end: ``fn(epoch)`` called after each finished pass (e.g. to save a sample grid),
+            after the trainer's ``end_epoch``.
         progress: show a tqdm bar with the latest losses.
         desc: the bar's label.
+        save_epoch_freq: also keep ``checkpoint_epoch<NNN>.npz`` every this many epochs (0: off),
+            to test any of them later (the reference's ``--save_epoch_freq``).
     Attributes after ``run``: ``step``, ``history`` (dict name -> list of floats, one per step),
-    ``interrupted`` (True when Ctrl-C stopped the run), ``checkpoint_path``, ``loss_curve_path``.
+    ``interrupted`` (True when Ctrl-C or SIGTERM stopped the run), ``checkpoint_path``,
+    ``loss_curve_path``, ``saved_step`` (the step of the last checkpoint written or loaded).
     """
 
     def __init__(self, trainer, loader, out_dir, steps=None, epochs=None, checkpoint_every=None,
-                 config=None, on_epoch_end=None, progress=True, desc="train"):
+                 config=None, on_epoch_end=None, progress=True, desc="train", save_epoch_freq=0):
         if (steps is None) == (epochs is None):
             raise ValueError(f"TrainingLoop: give exactly one of steps or epochs, got "
                              f"steps={steps!r}, epochs={epochs!r}")
@@ -67,6 +90,11 @@ class TrainingLoop:
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
             raise ValueError(f"TrainingLoop: checkpoint_every must be a non-negative int, got "
                              f"{checkpoint_every!r}")
+        if isinstance(save_epoch_freq, bool) or not isinstance(save_epoch_freq, (int, np.integer)) \
+                or save_epoch_freq < 0:
+            raise ValueError(f"TrainingLoop: save_epoch_freq must be a non-negative int, got "
+                             f"{save_epoch_freq!r}")
+        self.save_epoch_freq = int(save_epoch_freq)
         self.trainer, self.loader = trainer, loader
         self.total_steps, self.checkpoint_every = int(total), int(every)
         self.config = dict(config or {})
@@ -77,6 +105,7 @@ class TrainingLoop:
         self.step, self.batch_in_epoch = 0, 0
         self.history = {}
         self.interrupted = False
+        self.saved_step = None
         self._stop_requested = False
 
     # ------------------------------------------------------------ checkpoints
@@ -97,25 +126,55 @@ class TrainingLoop:
             "rng": mg_random.get_state(),
         }
 
+    def epoch_checkpoint_path(self, epoch):
+        """Where the snapshot after ``epoch`` (1-based) goes: ``checkpoint_epoch<NNN>.npz``."""
+        return os.path.join(self.out_dir, f"checkpoint_epoch{epoch:03d}.npz")
+
     def load_state_dict(self, state):
         loop = state["loop"]
-        if loop["config"] != self.config:
-            changed = sorted(k for k in set(loop["config"]) | set(self.config)
-                             if loop["config"].get(k) != self.config.get(k))
+        changed = sorted(k for k in set(loop["config"]) | set(self.config)
+                         if loop["config"].get(k) != self.config.get(k) and k not in EXTENDABLE)
+        if changed:
             details = ", ".join(f"{k}: {loop['config'].get(k)!r} -> {self.config.get(k)!r}"
                                 for k in changed)
             raise ValueError(f"resume: the checkpoint {self.checkpoint_path!r} was written with "
                              f"other settings ({details}); use the same settings or another --out")
+        position = int(loop["batch_in_epoch"])
+        if position >= len(self.loader):
+            raise ValueError(f"resume: the checkpoint {self.checkpoint_path!r} stopped at batch "
+                             f"{position} of an epoch, but the data now gives {len(self.loader)} "
+                             f"batches per epoch: the dataset changed; resume with the same data "
+                             f"or train into another --out")
         self.trainer.load_state_dict(state["trainer"])
         self.loader.load_state_dict(loop["loader"])
-        self.step, self.batch_in_epoch = int(loop["step"]), int(loop["batch_in_epoch"])
+        self.step, self.batch_in_epoch = int(loop["step"]), position
         self.history = {k: [float(x) for x in v] for k, v in loop["history"].items()}
         mg_random.set_state(state["rng"])
+        self.saved_step = self.step
 
-    def save(self):
-        """Write the checkpoint (atomically) and return its path."""
-        io.save_checkpoint(self.checkpoint_path, self.state_dict())
-        return self.checkpoint_path
+    def save(self, path=None):
+        """Check that the state is finite, write the checkpoint (atomically) and return its path.
+        NonFiniteLossError, with nothing written, when any array of the state is not finite."""
+        state = self.state_dict()
+        bad = non_finite_entries({k: v for k, v in state["trainer"].items()
+                                  if k != "schedulers"})      # a plateau's best starts at inf
+        if bad:
+            shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+            raise NonFiniteLossError(f"step {self.step}: training diverged: non-finite values in "
+                                     f"{shown}; stopped without saving, and {self._kept()}. Try "
+                                     f"a lower learning rate.")
+        path = path or self.checkpoint_path
+        io.save_checkpoint(path, state)
+        if path == self.checkpoint_path:
+            self.saved_step = self.step
+        return path
+
+    def _kept(self):
+        if self.saved_step is not None and os.path.isfile(self.checkpoint_path):
+            return f"the last good checkpoint is {self.checkpoint_path!r} (step {self.saved_step})"
+        if os.path.isfile(self.checkpoint_path):
+            return f"the last good checkpoint is {self.checkpoint_path!r}"
+        return "no checkpoint was written yet"
 
     def resume(self):
         """Load ``<out>/checkpoint.npz``; FileNotFoundError when there is none."""
@@ -132,14 +191,15 @@ class TrainingLoop:
     def run(self, resume=False):
         """Train up to ``total_steps``; returns ``history``.
 
-        Raises ``NonFiniteLossError`` on a NaN/inf loss (the checkpoint on disk stays the last good
-        one). The first Ctrl-C finishes the current step, saves a checkpoint and returns with
-        ``interrupted = True``; a second one aborts at once.
+        Raises ``NonFiniteLossError`` on a NaN/inf loss, or a non-finite state at a checkpoint
+        (the checkpoint on disk stays the last good one). The first Ctrl-C (or SIGTERM) finishes
+        the current step, saves a checkpoint and returns with ``interrupted = True``; a second one
+        aborts at once.
         """
         if resume:
             self.resume()
         os.makedirs(self.out_dir, exist_ok=True)
-        previous_handler = self._install_sigint_handler()
+        previous_handlers = self._install_stop_handlers()
         bar = self._progress_bar()
         try:
             while self.step < self.total_steps and not self._stop_requested:
@@ -151,8 +211,8 @@ class TrainingLoop:
             self.save()
         finally:
             bar.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
             self.save_loss_curve()
         return self.history
 
@@ -173,36 +233,55 @@ class TrainingLoop:
             if self.step % 10 == 0 or self.step == self.total_steps:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
             epoch_done = self.batch_in_epoch == len(self.loader)
-            if epoch_done and self.on_epoch_end is not None:
-                self.on_epoch_end(epoch)
+            if epoch_done:
+                self._end_epoch(epoch)
             if self.checkpoint_every and self.step % self.checkpoint_every == 0:
                 self.save()
+            if epoch_done and self.save_epoch_freq and (epoch + 1) % self.save_epoch_freq == 0:
+                self.save(self.epoch_checkpoint_path(epoch + 1))
             if self.step >= self.total_steps or self._stop_requested:
                 return
         self.batch_in_epoch = 0
 
+    def _end_epoch(self, epoch):
+        """The trainer's epoch-end (its schedules, given the epoch's mean generator loss), then
+        the caller's ``on_epoch_end``."""
+        end_epoch = getattr(self.trainer, "end_epoch", None)
+        if end_epoch is not None:
+            names = getattr(self.trainer, "generator_losses", ())
+            n = len(self.loader)
+            values = [float(np.mean(self.history[k][-n:])) for k in names if self.history.get(k)]
+            end_epoch(sum(values) if values else None)
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(epoch)
+
     def _check_finite(self, losses):
         bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
         if bad:
-            kept = (f"the last good checkpoint is {self.checkpoint_path!r}"
-                    if os.path.isfile(self.checkpoint_path) else "no checkpoint was written yet")
             raise NonFiniteLossError(f"step {self.step + 1}: non-finite loss "
                                      f"({', '.join(f'{k}={v}' for k, v in bad.items())}); training "
-                                     f"stopped and {kept}. Try a lower learning rate.")
+                                     f"stopped and {self._kept()}. Try a lower learning rate.")
 
-    def _install_sigint_handler(self):
-        """First Ctrl-C: stop after the current step. Second: the usual KeyboardInterrupt."""
+    def _install_stop_handlers(self):
+        """First Ctrl-C or SIGTERM: stop after the current step (and save). Second: the usual
+        KeyboardInterrupt. Returns the handlers replaced, to put back."""
         if threading.current_thread() is not threading.main_thread():
-            return None
+            return {}
 
         def handler(signum, frame):
             if self._stop_requested:
                 raise KeyboardInterrupt
             self._stop_requested = True
-            print(f"\nCtrl-C: stopping after step {self.step + 1} and saving a checkpoint "
-                  f"(press again to abort without saving)", flush=True)
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(f"\n{name}: stopping after step {self.step + 1} and saving a checkpoint "
+                  f"(again to abort without saving)", flush=True)
 
-        return signal.signal(signal.SIGINT, handler)
+        previous = {}
+        for name in STOP_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, handler)
+        return previous
 
     def _progress_bar(self):
         from tqdm import tqdm

@@ -1,7 +1,6 @@
 """What Pix2Pix and CycleGAN share: the reference code's adversarial terms (and its WGAN-GP
-penalty), scoring a translation
-against ground truth, running a generator over a dataset or a folder of images, and switching
-gradients off for a discriminator.
+penalty), scoring a translation against ground truth, and running a generator over a dataset or a
+folder of images (at the training size, or at each image's own size).
 
 Scores are on the [0, 1] pixel scale (images travel in [-1, 1] and are mapped back):
 
@@ -11,14 +10,14 @@ Scores are on the [0, 1] pixel scale (images travel in [-1, 1] and are mapped ba
 
     >>> scores = translation_scores(G_outputs, targets)      # {"l1": 0.06, "psnr": 21.3}
 """
-import contextlib
 import os
+from pathlib import Path
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, cat, no_grad, tensor
-from ..data.folder import list_images, load_image
+from ..data.folder import list_images, load_image, read_image, scan_images
 from . import losses
 
 TRANSLATION_LOSSES = ("non_saturating", "lsgan", "wgan_gp")
@@ -52,18 +51,14 @@ def check_lambda_gp(lambda_gp, loss, trainer):
 
 
 def discriminator_term(real_scores, fake_scores, loss):
-    """D's loss as in the reference code, halved: (crit(D(real), 1) + crit(D(fake), 0)) / 2 with
-    crit = BCE-with-logits or MSE (``gans.losses``' lsgan form already carries the 1/2), or, for
-    "wgan_gp", crit(D(real), 1) = -mean D(real) and crit(D(fake), 0) = mean D(fake)."""
-    d_loss = losses.discriminator_loss(real_scores, fake_scores, loss)
-    return d_loss if loss == "lsgan" else 0.5 * d_loss
+    """D's loss as in the reference code: (crit(D(real), 1) + crit(D(fake), 0)) / 2, crit being
+    ``gans.losses.criterion`` (BCE with logits, MSE, or for "wgan_gp" -mean / +mean)."""
+    return 0.5 * (losses.criterion(real_scores, 1.0, loss) + losses.criterion(fake_scores, 0.0, loss))
 
 
 def generator_term(fake_scores, loss):
-    """G's adversarial loss as in the reference code: crit(D(G(x)), 1) (for lsgan the plain MSE,
-    twice ``gans.losses.generator_loss``, which halves it; for "wgan_gp" -mean D(G(x)))."""
-    g_loss = losses.generator_loss(fake_scores, loss)
-    return 2.0 * g_loss if loss == "lsgan" else g_loss
+    """G's adversarial loss as in the reference code: crit(D(G(x)), 1)."""
+    return losses.criterion(fake_scores, 1.0, loss)
 
 
 def penalty_term(D, real, fake, lambda_gp):
@@ -128,36 +123,78 @@ def stack_field(dataset, field):
     return np.stack([dataset[i][field] for i in range(len(dataset))]).astype(np.float32)
 
 
-def translate_folder(translate, in_dir, out_dir, size, channels, device="cpu"):
-    """Translate every image in ``in_dir`` and write PNGs with the same names to ``out_dir``.
+def output_name(path, suffix="_fake"):
+    """The file a translated image goes to: the input's stem and extension, ``a.jpg`` ->
+    ``a_fake.jpg``, so ``a.jpg`` and ``a.png`` give two files."""
+    path = Path(path)
+    return path.stem + suffix + path.suffix
 
-    Images are resized to ``size`` (int or (height, width)) and read with ``channels`` (1 or 3).
-    Returns the list of written paths.
+
+def translate_folder(translate, in_dir, out_dir, size, channels, device="cpu", preprocess="resize",
+                     multiple=1, minimum=1, skip_bad=False):
+    """Translate every image in ``in_dir`` into ``out_dir``: ``a.png`` -> ``a_fake.png`` (each
+    output in its input's format). Returns [(input path, output path), ...].
+
+    preprocess: "resize" (to ``size``, an int or (height, width), as in training) or "none" (the
+    image at its own size: padded by reflection to a multiple of ``multiple`` and at least
+    ``minimum`` on each side, translated, and cropped back, so a 80x48 image gives a 80x48 one).
+    Images are read with ``channels`` (1 or 3). Every unreadable file is named in one
+    ImageReadError, unless ``skip_bad`` (they are left out, and named on stderr). ValueError
+    when ``out_dir`` is ``in_dir`` (the inputs would sit beside, or under, their outputs).
     """
-    from ..io import save_image_grid
-    paths = list_images(in_dir)
+    if os.path.abspath(out_dir) == os.path.abspath(in_dir):
+        raise ValueError(f"--results {out_dir} is the input folder; the translations would be "
+                         f"mixed with the inputs: choose another folder")
+    paths, _ = scan_images(list_images(in_dir), skip_bad=skip_bad)
+    if preprocess not in ("resize", "none"):
+        raise ValueError(f"preprocess must be 'resize' or 'none', got {preprocess!r}")
     os.makedirs(out_dir, exist_ok=True)
     written = []
     with no_grad():
         for path in paths:
-            image = load_image(path, size, channels)[None]                   # (1, C, H, W)
-            out = translate(tensor(image, device=device))
-            target = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0] + ".png")
-            save_image_grid(target, out, nrow=1, padding=0)
-            written.append(target)
+            if preprocess == "none":
+                image = read_image_array(path, channels)                     # (C, H, W)
+                padded, (height, width) = pad_to_multiple(image, multiple, minimum)
+                out = translate(tensor(padded[None], device=device))
+                out = backend.to_device(out.array, "cpu")[0, :, :height, :width]  # crop back
+            else:
+                out = translate(tensor(load_image(path, size, channels)[None], device=device))
+                out = backend.to_device(out.array, "cpu")[0]                 # (C', H, W)
+            target = os.path.join(out_dir, output_name(path))
+            save_image_as(target, out)
+            written.append((str(path), target))
     return written
 
 
-@contextlib.contextmanager
-def frozen(*modules):
-    """Turn off ``requires_grad`` on the modules' parameters inside the block (a generator step
-    needs no gradients for the discriminator's weights, which saves their computation)."""
-    params = [p for m in modules for p in m.parameters()]
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
+def pad_to_multiple(image, multiple, minimum=1):
+    """(C, H, W) -> (C, H', W') with H', W' the next multiples of ``multiple`` (at least
+    ``minimum``), padded at the bottom and right by reflection (by repeating the edge where the
+    image is too small to reflect); also returns the original (H, W)."""
+    _, height, width = image.shape
+    target = [max(-(-side // multiple) * multiple, -(-minimum // multiple) * multiple)
+              for side in (height, width)]
+    pads = ((0, 0), (0, target[0] - height), (0, target[1] - width))
+    mode = "reflect" if target[0] - height < height and target[1] - width < width else "edge"
+    return np.pad(image, pads, mode=mode), (height, width)
+
+
+def read_image_array(path, channels):
+    """An image at its own size: (channels, H, W) float32 in [-1, 1]."""
+    from ..data.folder import MODES
+    from ..data.transforms import Normalize, ToArray
+    return Normalize()(ToArray()(read_image(path, MODES[channels])))
+
+
+def save_image_as(path, image):
+    """Write one (C, H, W) image in [-1, 1] in the format ``path``'s extension names (PNG when
+    Pillow does not know it), atomically."""
+    from PIL import Image
+
+    from ..io import atomic_write
+    pixels = np.round(np.clip((np.asarray(image, dtype=np.float64) + 1.0) / 2.0, 0.0, 1.0) * 255)
+    pixels = pixels.astype(np.uint8).transpose(1, 2, 0)                      # (H, W, C)
+    picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    with atomic_write(path) as f:
+        picture.save(f, format=fmt, **options)

@@ -5,27 +5,29 @@ BatchNorm weights N(1, 0.02))."""
 from minigan import nn
 from minigan.autograd import Tensor
 
-NORMS = ("batch", "instance")
+NORMS = ("batch", "instance", "none")
 
 
 def check_norm(norm):
     if norm not in NORMS:
-        raise ValueError(f"norm must be 'batch' or 'instance', got {norm!r}")
+        raise ValueError(f"norm must be 'batch' or 'instance' (or 'none'), got {norm!r}")
     return norm
 
 
 def norm_layer(norm, channels):
-    """BatchNorm2d (affine, running statistics) or InstanceNorm2d (no affine, no running
-    statistics), as the reference implementation's "batch" and "instance"."""
+    """BatchNorm2d (affine, running statistics), InstanceNorm2d (no affine, no running
+    statistics) or Identity, as the reference implementation's "batch", "instance", "none"."""
     if check_norm(norm) == "batch":
         return nn.BatchNorm2d(channels)
+    if norm == "none":
+        return nn.Identity()
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
 def uses_bias(norm):
     """Convs before a BatchNorm need no bias (its shift replaces it); before an InstanceNorm
-    without affine the reference keeps one."""
-    return check_norm(norm) == "instance"
+    without affine the reference keeps one, and so does a conv with no norm after it."""
+    return check_norm(norm) != "batch"
 
 
 def _nearest(sides, multiple, minimum):

@@ -59,19 +59,31 @@ def test_missing_and_empty_folders(tmp_path):
 
 
 def test_corrupt_and_truncated_images_are_named(folder):
+    """Issue 11 item 4: a file whose header is bad is named when the folder is opened, all of
+    them in one error; skip_bad leaves them out; damage past the header is named on reading."""
     (folder / "d.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    (folder / "f.jpg").write_bytes(b"not an image at all")
+    with pytest.raises(ImageReadError, match=r"2 of 5 .*d\.png.*f\.jpg.*--skip-bad-images"):
+        ImageFolder(folder, 8)
+    data = ImageFolder(folder, 8, skip_bad=True)
+    assert [p.name for p in data.paths] == ["a.jpg", "b.png", "c.PNG"]
     good = (folder / "b.png").read_bytes()
     (folder / "e.png").write_bytes(good[: len(good) // 2])
-    data = ImageFolder(folder, 8)
-    assert len(data) == 5
-    with pytest.raises(ImageReadError, match=r"cannot read image .*d\.png"):
-        data[3]
+    data = ImageFolder(folder, 8, skip_bad=True)
+    assert len(data) == 4
     with pytest.raises(ImageReadError, match=r"cannot read image .*e\.png"):
-        data[4]
-    with pytest.raises(ImageReadError, match=r"d\.png"):
-        list(DataLoader(data, batch_size=5))
+        data[3]
+    with pytest.raises(ImageReadError, match=r"e\.png"):
+        list(DataLoader(data, batch_size=4))
     with pytest.raises(FileNotFoundError, match=r"image file not found: .*zz\.png"):
         read_image(folder / "zz.png")
+
+
+def test_channels_follow_every_image(folder):
+    """Issue 11 item 5: one grayscale image sorting first does not make a colour folder gray."""
+    Image.new("L", (16, 16), 30).save(folder / "0_gray.png")
+    assert ImageFolder(folder, 8).channels == 3
+    assert ImageFolder(folder, 8, channels=1)[0][0].shape == (1, 8, 8)
 
 
 def test_bad_channels(folder):

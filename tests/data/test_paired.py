@@ -167,17 +167,26 @@ def test_bad_arguments(unpaired):
     with pytest.raises(ValueError, match="direction must be 'AtoB' or 'BtoA', got 'AB'"):
         UnpairedFolder(unpaired, direction="AB")
     with pytest.raises(ValueError, match="preprocess must be one of"):
-        UnpairedFolder(unpaired, preprocess="scale_width")
+        UnpairedFolder(unpaired, preprocess="scale")
     with pytest.raises(ValueError, match="channels must be 1, 3 or None, got 2"):
         UnpairedFolder(unpaired, channels=(2, None))
 
 
-def test_corrupt_image_named(unpaired):
+def test_corrupt_images_all_named_up_front_or_skipped(unpaired):
+    """Issue 11 item 4: every unreadable file is named in one error when the dataset is built
+    (not mid-epoch), and skip_bad goes on without them."""
     (unpaired / "trainB" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
-    data = UnpairedFolder(unpaired, preprocess="none", flip=False, serial=True)
-    assert len(data) == 3                                   # trainB: 0.png, 1.png, broken.jpg
-    with pytest.raises(ImageReadError, match=r"broken\.jpg"):
-        data[2]
+    (unpaired / "trainA" / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"2 of .*empty\.png.*broken\.jpg|2 of .*broken"):
+        UnpairedFolder(unpaired, preprocess="none", flip=False, serial=True)
+    aligned = _write_aligned(unpaired / "al", n=1, h=8, w=8)
+    (aligned / "train" / "x.png").write_bytes(b"junk")
+    with pytest.raises(ImageReadError, match=r"1 of 2 .*x\.png.*--skip-bad-images"):
+        AlignedFolder(aligned, preprocess="none")
+    assert len(AlignedFolder(aligned, preprocess="none", skip_bad=True)) == 1
+    data = UnpairedFolder(unpaired, preprocess="none", flip=False, serial=True, skip_bad=True)
+    assert [p.name for p in data.paths[1]] == ["0.png", "1.png"]
+    assert "empty.png" not in [p.name for p in data.paths[0]]
 
 
 @pytest.mark.skipif(not (FACADES / "val").is_dir(), reason="facades not present")
@@ -191,3 +200,19 @@ def test_facades_labels_to_photo():
     # the label map (right half) is flat colour regions: more of it is flat than of the photo
     flat = [np.mean(np.abs(np.diff(x, axis=2)).max(axis=0) < 0.03) for x in (labels, photo)]
     assert flat[0] > flat[1] + 0.1
+
+
+def test_channels_follow_all_images_not_the_first(tmp_path):
+    """Issue 11 item 5: one grayscale image that sorts first no longer makes an RGB set gray."""
+    _write_domain(tmp_path / "trainA", 3, 16, 16, gray=False, seed=0)
+    _write_domain(tmp_path / "trainB", 2, 16, 16, gray=False, seed=1)
+    Image.new("L", (16, 16), 80).save(tmp_path / "trainA" / "000_gray.png")
+    data = UnpairedFolder(tmp_path, preprocess="none", flip=False, serial=True)
+    assert data.channels == [3, 3] and data[0][0].shape == (3, 16, 16)
+    assert UnpairedFolder(tmp_path, preprocess="none", channels=(1, None)).channels == [1, 3]
+
+
+def test_scale_width_keeps_the_aspect(tmp_path):
+    root = _write_aligned(tmp_path, n=1, h=10, w=20)                   # halves 10 x 20
+    a, b = AlignedFolder(root, preprocess="scale_width", load_size=40, crop_size=8, flip=False)[0]
+    assert a.shape == b.shape == (3, 20, 40)

@@ -152,7 +152,7 @@ def test_example_end_to_end(tmp_path):
     from PIL import Image
     Image.new("RGB", (40, 40), (200, 120, 30)).save(folder / "a.jpg")
     written = example.main(["--test", str(folder), "--out", str(out), "--to", "YtoX"])
-    assert [p.endswith("a.png") for p in written] == [True]
+    assert [p.endswith("a_fake.jpg") for p in written] == [True]     # stem and extension kept
     assert Image.open(written[0]).size == (32, 32)
     with pytest.raises(SystemExit, match="no checkpoint"):
         example.main(["--test", str(folder), "--out", str(tmp_path / "none")])
