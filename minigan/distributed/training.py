@@ -110,7 +110,8 @@ class DistributedImagePool:
     """
 
     def __init__(self, pool):
-        if not hasattr(pool, "query") or getattr(pool, "rng", None) is None:
+        if not hasattr(pool, "query") or (getattr(pool, "pool_size", 1) and
+                                          getattr(pool, "rng", None) is None):
             raise ValueError("DistributedImagePool: pool must be an ImagePool built with its own "
                              "rng (the same seed on every rank), got "
                              f"{type(pool).__name__} with rng={getattr(pool, 'rng', None)!r}")
@@ -133,8 +134,10 @@ class DistributedImagePool:
         return Tensor(pooled.array[rank * batch:(rank + 1) * batch].copy())  # this rank's B
 
     def state_dict(self):
-        return {"pool": self.pool.state_dict(), "rng": self.pool.rng.bit_generator.state}
+        rng = self.pool.rng
+        return {"pool": self.pool.state_dict(), "rng": {} if rng is None else rng.bit_generator.state}
 
     def load_state_dict(self, state, device="cpu"):
         self.pool.load_state_dict(state["pool"], device)
-        self.pool.rng.bit_generator.state = state["rng"]
+        if self.pool.rng is not None:
+            self.pool.rng.bit_generator.state = state["rng"]
