@@ -10,6 +10,7 @@ import numpy as np
 
 from ..data.loader import (DataLoader, Dataset, Subset, collate, collate_arrays, current_rng,
                            sample_rng)
+from ..distributed.sampler import DistributedSampler  # noqa: F401  (torch.utils.data's name)
 from ..random import generator as global_generator
 
 __all__ = ["Dataset", "DataLoader", "Subset", "TensorDataset", "ConcatDataset", "random_split",
