@@ -232,6 +232,8 @@ class DataLoader:
         dataset: a ``Dataset`` (or any object with ``__len__`` and ``__getitem__``).
         batch_size: samples per batch.
         shuffle: reorder every epoch, the order of epoch e from ``default_rng([seed, e])``.
+        sampler: instead of ``shuffle``: an iterable of indices with ``len`` (a
+            ``DistributedSampler``, say), iterated afresh each pass (call its ``set_epoch``).
         num_workers: 0 fetches in the calling thread; N > 0 prefetches ``prefetch_factor * N``
             batches in N threads, giving the same batches in the same order.
         collate_fn: list of samples -> batch (default: ``collate``, stacking tuples, dicts, numbers
@@ -257,13 +259,13 @@ class DataLoader:
         state = loader.state_dict()       # {"epoch": 1, "seed": 1}; load_state_dict(state) resumes
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, num_workers=0, collate_fn=None,
-                 drop_last=False, seed=None, generator=None, device="cpu", prefetch_factor=2,
-                 pin_memory=False, **unsupported):
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, num_workers=0,
+                 collate_fn=None, drop_last=False, seed=None, generator=None, device="cpu",
+                 prefetch_factor=2, pin_memory=False, **unsupported):
         if unsupported:
             raise TypeError(f"DataLoader: unsupported arguments {sorted(unsupported)}; minigan "
-                            f"takes batch_size, shuffle, num_workers, collate_fn, drop_last, seed, "
-                            f"generator, device, prefetch_factor")
+                            f"takes batch_size, shuffle, sampler, num_workers, collate_fn, "
+                            f"drop_last, seed, generator, device, prefetch_factor")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, "
                             f"got {type(dataset).__name__}")
@@ -272,11 +274,17 @@ class DataLoader:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 kind = "a positive" if low else "a non-negative"
                 raise ValueError(f"DataLoader: {name} must be {kind} int, got {value!r}")
+        if sampler is not None and (shuffle or not hasattr(sampler, "__len__")
+                                    or not hasattr(sampler, "__iter__")):
+            raise ValueError(f"DataLoader: sampler must be an iterable of indices with len(), and "
+                             f"excludes shuffle=True; got {type(sampler).__name__}, "
+                             f"shuffle={shuffle!r}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
+        self.sampler = sampler
         self.num_workers = int(num_workers)
         self.prefetch_factor = int(prefetch_factor)
         self.collate_fn = collate_fn
@@ -286,11 +294,14 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def order(self, epoch):
-        """The sample indices of epoch ``epoch``, in the order they are served: (len(dataset),) int64."""
+        """The sample indices of epoch ``epoch``, in the order they are served: (n,) int64 (the
+        sampler's indices when there is one)."""
+        if self.sampler is not None:
+            return np.asarray(list(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if self.shuffle:
             return np.random.default_rng([self.seed, epoch]).permutation(n)

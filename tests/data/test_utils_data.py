@@ -128,8 +128,17 @@ def test_generator_argument_and_argument_errors():
         DataLoader(GetStyle(), seed=1, generator=2)
     with pytest.raises(ValueError, match="num_workers must be a non-negative int, got -1"):
         DataLoader(GetStyle(), num_workers=-1)
-    with pytest.raises(TypeError, match="unsupported arguments.*sampler"):
-        DataLoader(GetStyle(), sampler=[0, 1])
+    with pytest.raises(TypeError, match="unsupported arguments.*batch_sampler"):
+        DataLoader(GetStyle(), batch_sampler=[[0, 1]])
+    with pytest.raises(ValueError, match="excludes shuffle=True"):
+        DataLoader(GetStyle(), sampler=[0, 1], shuffle=True)
+
+
+def test_a_sampler_sets_the_order():
+    loader = DataLoader(TensorDataset(np.arange(10)), batch_size=2, sampler=[9, 3, 4],
+                        num_workers=2)
+    assert len(loader) == 2
+    assert [b[0].numpy().tolist() for b in loader] == [[9, 3], [4]]
 
 
 def test_tensor_dataset_subset_concat_and_random_split():
