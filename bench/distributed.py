@@ -208,24 +208,24 @@ def scaling(rows):
     from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator
     from minigan.models.patchgan import PatchDiscriminator
     from minigan.models.resnet import ResnetGenerator
-    parts = []
+    parts, small = [], {"dcgan32": 40, "cyclegan64": 12}     # small collectives a step
     for case in CASES:
         one, two = rows.get((case, 1, 2)), rows.get((case, 2, 1))
         if one and two:
-            small = two["calls"] - len(two["param_bytes"])   # one bucket per model is the big one
+            small[case] = two["calls"] - len(two["param_bytes"])  # less one bucket per model
             parts.append(scaling_table(f"{case}, measured here (one machine = this 2-core VM)",
-                                       one["step"], two["grad_bytes"], small))
+                                       one["step"], two["grad_bytes"], small[case]))
     dcgan64 = _gradient_bytes(DCGANGenerator(64, 100, 3, 64), DCGANDiscriminator(64, 3, 64))
     cyclegan256 = _gradient_bytes(*(2 * [ResnetGenerator(3, 3, 64, 9)]),
                                   *(2 * [PatchDiscriminator(3, 64, 3)]))
-    for name, seconds, size, small in (
+    for name, seconds, size, calls in (
             ("CycleGAN 256x256 (paper), batch 1 per rank on a 2-core CPU: 6.5 s/step (issue 13)",
-             6.5, cyclegan256, 12),
+             6.5, cyclegan256, small["cyclegan64"]),
             ("DCGAN 64x64 RGB, batch 64 per rank on one H200: 30.9 ms/step "
-             "(bench/results/gpu_check_h200_2026-11-30.txt)", 0.0309, dcgan64, 40),
+             "(bench/results/gpu_check_h200_2026-11-30.txt)", 0.0309, dcgan64, small["dcgan32"]),
             ("CycleGAN 256x256 (paper), batch 1 per rank on one H200: 164.5 ms/step (same file)",
-             0.1645, cyclegan256, 12)):
-        parts.append(scaling_table(name, seconds, size, small))
+             0.1645, cyclegan256, small["cyclegan64"])):
+        parts.append(scaling_table(name, seconds, size, calls))
     return "\n\n".join(parts)
 
 
