@@ -127,7 +127,9 @@ def _checksum(arrays):
     """CRC-32 of the arrays' bytes, in name order, as a decimal string."""
     crc = 0
     for name in sorted(arrays):
-        crc = zlib.crc32(np.require(arrays[name], requirements="C").tobytes(), crc)
+        array = np.require(arrays[name], requirements="C")
+        if array.size:                                      # (a view: no copy of the bytes)
+            crc = zlib.crc32(memoryview(array.reshape(-1)).cast("B"), crc)
     return str(crc)
 
 
@@ -285,8 +287,8 @@ def _read_bytes(data):
         (length,) = struct.unpack("<Q", data[:8])
         if length > len(data) - 8:
             raise ValueError(f"the header declares {length} bytes; the data has {len(data)}")
-        header = json.loads(data[8:8 + length])
-        metadata = header.get("__metadata__") or {}
+        header = _parse_tree(bytes(data[8:8 + length]).decode("utf-8"))   # bounded first
+        metadata = (header.get("__metadata__") if isinstance(header, dict) else None) or {}
         arrays = safetensors.numpy.load(bytes(data))
         if metadata.get("format") != FORMAT or "tree" not in metadata:
             return arrays
@@ -294,7 +296,7 @@ def _read_bytes(data):
             raise ValueError("its tensors fail the CRC-32 check (the data is corrupt)")
         return _decode(_parse_tree(metadata["tree"]), arrays)
     except (safetensors.SafetensorError, ValueError, KeyError, TypeError, AttributeError,
-            struct.error, RecursionError, MemoryError) as e:
+            struct.error, UnicodeDecodeError, RecursionError, MemoryError) as e:
         raise CheckpointError(f"load: the file object does not hold a readable safetensors "
                               f"checkpoint ({type(e).__name__}: {e})") from None
 

@@ -202,3 +202,11 @@ def test_a_stale_temp_file_is_removed_at_the_next_save(tmp_path):
     other.write_bytes(b"{")
     io.save_checkpoint(tmp_path / "checkpoint.safetensors", {"step": 2})
     assert sorted(os.listdir(tmp_path)) == [".metrics.json.abcd.tmp", "checkpoint.safetensors"]
+
+
+def test_file_objects_get_the_same_bounds():
+    deep = b"{" + b'"a":{' * 5000 + b"}" * 5001
+    with pytest.raises(CheckpointError, match="nests 5001 levels"):
+        mg.load(bytesio.BytesIO(struct.pack("<Q", len(deep)) + deep))
+    with pytest.raises(CheckpointError, match="declares 1000000000000000 bytes"):
+        mg.load(bytesio.BytesIO(struct.pack("<Q", 10**15) + b"{}"))
