@@ -127,6 +127,8 @@ def no_sync_and_unused_parameters():
 
 def scenario_dcgan(out, steps=5, batch=16):
     no_sync_error = max(dist.all_gather_object([None] * 2, no_sync_and_unused_parameters()))
+    helpers = [dist.average_losses({"loss": float(dist.get_rank())}), dist.any_rank(
+        dist.get_rank() == 1), dist.any_rank(False), dist.rng_state()["world_size"]]
     data = images(steps * batch * 2, 1, seed=1)
     noise = np.random.default_rng(2).normal(size=(steps, 2 * batch, NZ, 1, 1))
     shards = [dist.DistributedSampler(data, 2, r, seed=3).indices() for r in range(2)]
@@ -146,7 +148,7 @@ def scenario_dcgan(out, steps=5, batch=16):
     for s in range(steps):
         order = np.concatenate([shard[s * batch:(s + 1) * batch] for shard in shards])
         dcgan_step(G1, D1, opt_G1, opt_D1, mg.tensor(data[order]), mg.tensor(noise[s]))
-    write(out, {"no_sync": no_sync_error,
+    write(out, {"no_sync": no_sync_error, "helpers": helpers,
                 "G": max_difference(G.module.state_dict(), G1.state_dict()),
                 "D": max_difference(D.module.state_dict(), D1.state_dict()),
                 "moved": max_difference(dict(G1.named_parameters()),

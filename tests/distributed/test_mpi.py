@@ -47,6 +47,7 @@ def test_dcgan_with_syncbatchnorm_equals_one_process_at_the_global_batch(tmp_pat
     assert found["moved"] > 1e-4            # training really changed the weights
     assert found["G"] < 1e-10 and found["D"] < 1e-10, found
     assert found["no_sync"] < 1e-12, found  # accumulation, and heads used on one rank only
+    assert found["helpers"] == [{"loss": 0.5}, True, False, 2]   # averaged, agreed, gathered
 
 
 def test_cyclegan_with_instance_norm_and_image_pools_equals_one_process(tmp_path):
