@@ -1,13 +1,15 @@
 """Differentiable 2-D pooling: average pooling and window picking (max pooling), each with its adjoint.
 
-Both are linear in x once the windows are fixed, so each backward is the adjoint op and the adjoint's
-backward is the op again; any order of derivative is a chain of the same two ops (as with padding):
+Both are linear in x once the windows (and for max pooling, the picked elements) are fixed, so each
+backward is an adjoint op whose backward is the op again; any order of derivative is a chain of the
+same few ops (as with padding and the convolutions):
 
     AvgPool2d          y[ho, wo] = sum over the window of x / divisor[ho, wo]
     AvgPool2dBackward  scatters g / divisor back over each window (the adjoint)
-    WindowPick         y[ho, wo] = x at offset pick[n, c, ho, wo] of the window (max pooling's
-                       argmax, found without a graph in `max_pool2d`)
-    WindowPlace        puts g at each window's picked offset, summing overlaps (the adjoint)
+    MaxPool2d          y[ho, wo] = the window's maximum, at offset pick[n, c, ho, wo] (kept)
+    WindowPlace        puts g at each window's picked offset, summing overlaps: MaxPool2d's
+                       backward, linear in g with `pick` a constant
+    WindowPick         y[ho, wo] = x at the window's offset `pick`: WindowPlace's adjoint
 
 A window is visited as kh * kw strided slices of the padded input, one per kernel offset (i, j):
 `xpad[..., i*dh : i*dh + sh*(Ho-1) + 1 : sh, j*dw : ...]` is the (N, C, Ho, Wo) plane of every
@@ -55,8 +57,11 @@ def _offsets(geometry):
 def _pad(x, geometry, value):
     """x (..., H, W) -> (..., Hp, Wp), `value` around it (padding top/left, the rest bottom/right)."""
     (ph, pw), (hp, wp) = geometry.padding, geometry.padded
-    widths = [(0, 0)] * (x.ndim - 2) + [(ph, hp - x.shape[-2] - ph), (pw, wp - x.shape[-1] - pw)]
-    return backend.get_array_module(x).pad(x, widths, mode="constant", constant_values=value)
+    if (hp, wp) == x.shape[-2:]:
+        return x
+    xpad = backend.get_array_module(x).full(x.shape[:-2] + (hp, wp), value, dtype=x.dtype)
+    _crop(xpad, geometry, x.shape[-2:])[...] = x
+    return xpad
 
 
 def _crop(xpad, geometry, size):
@@ -113,21 +118,23 @@ class AvgPool2dBackward(Function):
         return AvgPool2d.apply(ggx, ctx.geometry, ctx.divisor), None, None, None
 
 
-def window_argmax(x, geometry):
-    """(N, C, Ho, Wo) int64: the offset i * kw + j of each window's largest element (the first one
-    on ties, -inf padding never chosen), computed on arrays without a graph."""
-    xpad = _pad(x, geometry, -np.inf)
+def _window_max(x, geometry):
+    """(max, pick): each window's largest value and its offset i * kw + j, both (N, C, Ho, Wo).
+    The first largest wins; a NaN wins over numbers (the last NaN), as in torch; the -inf padding
+    is never picked."""
     xp = backend.get_array_module(x)
+    xpad = _pad(x, geometry, -np.inf)
     best, pick = None, None
     for k, window in _offsets(geometry):
         values = xpad[window]
         if best is None:
             best, pick = values.copy(), xp.zeros(values.shape, dtype=np.int64)
             continue
-        larger = (values > best) | (xp.isnan(values) & ~xp.isnan(best))    # NaN wins, as torch
-        best[larger] = values[larger]
-        pick[larger] = k
-    return pick
+        larger = values > best
+        larger |= values != values                                # NaN
+        xp.copyto(best, values, where=larger)
+        xp.copyto(pick, k, where=larger)
+    return best, pick
 
 
 def flat_indices(pick, geometry, size):
@@ -141,8 +148,42 @@ def flat_indices(pick, geometry, size):
     return rows * size[1] + cols
 
 
+class MaxPool2d(Function):
+    """x (N, C, H, W) -> (N, C, Ho, Wo): each window's maximum; `ctx.pick` remembers where it was.
+    Its backward puts the gradient there (WindowPlace), a linear op of the gradient alone."""
+
+    @staticmethod
+    def forward(ctx, x, geometry):
+        best, ctx.pick = _window_max(x, geometry)
+        ctx.geometry, ctx.size = geometry, x.shape[-2:]
+        return best
+
+    @staticmethod
+    def backward(ctx, gy):
+        return WindowPlace.apply(gy, ctx.pick, ctx.geometry, ctx.size), None
+
+
+class WindowPlace(Function):
+    """gy (N, C, Ho, Wo) -> gx (N, C, H, W): each gy at its window's offset `pick` (a constant),
+    overlapping windows summed. Its adjoint is WindowPick."""
+
+    @staticmethod
+    def forward(ctx, gy, pick, geometry, size):
+        ctx.pick, ctx.geometry = pick, geometry
+        xp = backend.get_array_module(gy)
+        gpad = xp.zeros(gy.shape[:-2] + geometry.padded, dtype=gy.dtype)
+        for k, window in _offsets(geometry):
+            gpad[window] += xp.where(pick == k, gy, 0)
+        return xp.ascontiguousarray(_crop(gpad, geometry, size))
+
+    @staticmethod
+    def backward(ctx, ggx):
+        return WindowPick.apply(ggx, ctx.pick, ctx.geometry), None, None, None
+
+
 class WindowPick(Function):
-    """x (N, C, H, W) -> (N, C, Ho, Wo): each window's element at offset `pick` (a constant)."""
+    """x (N, C, H, W) -> (N, C, Ho, Wo): each window's element at offset `pick` (the adjoint of
+    WindowPlace, so max pooling's second derivative)."""
 
     @staticmethod
     def forward(ctx, x, pick, geometry):
@@ -159,27 +200,9 @@ class WindowPick(Function):
         return WindowPlace.apply(gy, ctx.pick, ctx.geometry, ctx.size), None, None
 
 
-class WindowPlace(Function):
-    """The adjoint of WindowPick: gy (N, C, Ho, Wo) -> gx (N, C, H, W), overlaps summed."""
-
-    @staticmethod
-    def forward(ctx, gy, pick, geometry, size):
-        ctx.pick, ctx.geometry = pick, geometry
-        xp = backend.get_array_module(gy)
-        gpad = xp.zeros(gy.shape[:-2] + geometry.padded, dtype=gy.dtype)
-        for k, window in _offsets(geometry):
-            gpad[window] += xp.where(pick == k, gy, 0)
-        return xp.ascontiguousarray(_crop(gpad, geometry, size))
-
-    @staticmethod
-    def backward(ctx, ggx):
-        return WindowPick.apply(ggx, ctx.pick, ctx.geometry), None, None, None
-
-
 def max_pool2d(input, geometry, return_indices):
-    """Max pooling of a Tensor (N, C, H, W): the argmax windows (no graph), then WindowPick."""
-    pick = window_argmax(input.array, geometry)
-    out = WindowPick.apply(input, pick, geometry)
+    """Max pooling of a Tensor (N, C, H, W); with return_indices also torch's flat indices."""
     if not return_indices:
-        return out
-    return out, Tensor(flat_indices(pick, geometry, input.shape[-2:]))
+        return MaxPool2d.apply(input, geometry)
+    pick = _window_max(input.array, geometry)[1]
+    return MaxPool2d.apply(input, geometry), Tensor(flat_indices(pick, geometry, input.shape[-2:]))

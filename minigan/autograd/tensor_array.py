@@ -150,20 +150,28 @@ class ArrayMethods:
 
     clip_ = clamp_
 
+    def _arithmetic(self, name, result):
+        """Write an arithmetic result in place; a float result into an integer tensor is an error
+        (as torch), not a silent truncation."""
+        if self.dtype.kind in "iub" and result.dtype.kind in "fc":
+            raise TypeError(f"{name}: the result has dtype {result.dtype}, which cannot be cast to "
+                            f"this tensor's dtype {self.dtype} in place")
+        return self._write(name, result)
+
     def add_(self, other, alpha=1):
         """self += alpha * other, in place."""
         other = _operand(other, self.device)
-        return self._write("add_", self.array + (other if alpha == 1 else alpha * other))
+        return self._arithmetic("add_", self.array + (other if alpha == 1 else alpha * other))
 
     def sub_(self, other, alpha=1):
         other = _operand(other, self.device)
-        return self._write("sub_", self.array - (other if alpha == 1 else alpha * other))
+        return self._arithmetic("sub_", self.array - (other if alpha == 1 else alpha * other))
 
     def mul_(self, other):
-        return self._write("mul_", self.array * _operand(other, self.device))
+        return self._arithmetic("mul_", self.array * _operand(other, self.device))
 
     def div_(self, other):
-        return self._write("div_", self.array / _operand(other, self.device))
+        return self._arithmetic("div_", self.array / _operand(other, self.device))
 
     def masked_fill_(self, mask, value):
         """Set the elements where the boolean `mask` is True to `value`, in place."""

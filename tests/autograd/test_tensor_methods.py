@@ -63,6 +63,11 @@ def test_changes_through_data_and_detach_bump_the_shared_version():
         w.fill_(0)                                            # a leaf that requires grad
     with mg.no_grad():
         w.fill_(0)
+    counts = mg.tensor([1, 2])
+    counts += 1                                               # int stays int, in place
+    assert counts.tolist() == [2, 3] and counts.dtype == np.int64
+    with pytest.raises(TypeError, match="cannot be cast to this tensor's dtype int64"):
+        counts += 0.5
 
 
 # ---------------------------------------------------------------- reductions and selection
