@@ -66,7 +66,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     (N, C, d1, ...), or (C,)) and class indices target (N) (or (N, d1, ...), or ()).
 
     weight: (C,) per-class weights or None; targets equal to ignore_index count for nothing.
-    reduction 'mean' divides by the summed weights of the counted targets, as torch.
+    reduction 'mean' divides by the summed weights of the counted targets, as torch. Out-of-range
+    targets raise on the CPU; a GPU input is not checked (that would copy to the host each call).
 
         >>> F.nll_loss(F.log_softmax(mg.randn(3, 5), 1), mg.tensor([1, 0, 4]))
     """
@@ -79,7 +80,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     xp = backend.get_array_module(input.array)
     counted = labels != ignore_index
     safe = xp.where(counted, labels, 0)
-    if bool(((safe < 0) | (safe >= n_classes)).any()):
+    if input.device == "cpu" and bool(((safe < 0) | (safe >= n_classes)).any()):   # GPU: no sync
         raise IndexError(f"{fn}: target values must be in [0, {n_classes - 1}] (or ignore_index="
                          f"{ignore_index}), got values in [{int(labels.min())}, {int(labels.max())}]")
     rows = input.reshape(1, -1) if input.ndim == 1 else \
@@ -112,34 +113,30 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     dim = 1 if input.ndim > 1 else 0
     logp = log_softmax(input, dim)
     n_classes = input.shape[dim]
+    class_weight = 1.0 if weight is None else \
+        weight.reshape((-1,) + (1,) * (input.ndim - dim - 1))          # (C, 1, ...): along dim
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if target.shape != input.shape:
             raise ValueError(f"{fn}: a probability target must have the input's shape "
                              f"{input.shape}, got {target.shape}")
         if label_smoothing:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
-        terms = logp * target
-        if weight is not None:
-            terms = terms * weight.reshape((-1,) + (1,) * (input.ndim - dim - 1))
-        losses = -terms.sum(dim)
+        losses = -(logp * target * class_weight).sum(dim)
         if reduction == "mean":
             return losses.mean()
         return losses.sum() if reduction == "sum" else losses
     loss = nll_loss(logp, target, weight, ignore_index, reduction)
     if not label_smoothing:
         return loss
-    # torch: (1 - s) * nll + s * (the mean over classes of -logp, weighted, over counted targets)
+    # torch's smoothing term: the (weighted) mean over classes of -log p at the counted targets,
+    # reduced as nll_loss is ('mean' divides by the counted targets' class weights)
     labels = _class_targets(input, target, fn)
-    xp = backend.get_array_module(labels)
-    counted = Tensor(backend.to_device((labels != ignore_index).astype(input.dtype), input.device))
-    smooth = -logp if weight is None else -logp * weight.reshape((-1,) + (1,) * (input.ndim - dim - 1))
-    smooth = smooth.sum(dim) * counted / n_classes
-    if reduction == "none":
-        smooth_loss = smooth
+    counted = labels != ignore_index
+    smooth = (-logp * class_weight).sum(dim) * Tensor(counted.astype(input.dtype)) / n_classes
+    if reduction == "mean":
+        xp = backend.get_array_module(labels)
+        weights = counted if weight is None else weight.array[xp.where(counted, labels, 0)] * counted
+        smooth = smooth.sum() / Tensor(weights.sum().astype(input.dtype))
     elif reduction == "sum":
-        smooth_loss = smooth.sum()
-    else:
-        denominator = counted.sum() if weight is None else \
-            (Tensor(weight.array[xp.where(labels != ignore_index, labels, 0)]) * counted).sum()
-        smooth_loss = smooth.sum() / denominator
-    return (1 - label_smoothing) * loss + label_smoothing * smooth_loss
+        smooth = smooth.sum()
+    return (1 - label_smoothing) * loss + label_smoothing * smooth

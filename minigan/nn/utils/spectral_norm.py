@@ -22,9 +22,9 @@ from ..module import Parameter
 
 
 def _normalize(vector, eps):
-    """vector / max(||vector||, eps), torch.nn.functional.normalize's rule."""
+    """vector / max(||vector||, eps), torch.nn.functional.normalize's rule (no host sync)."""
     xp = backend.get_array_module(vector)
-    return vector / max(float(xp.linalg.norm(vector)), eps)
+    return vector / xp.maximum(xp.linalg.norm(vector), eps)
 
 
 class SpectralNorm:
