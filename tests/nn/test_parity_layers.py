@@ -250,3 +250,27 @@ def test_bad_arguments_raise_one_clear_line():
         F.cross_entropy(mg.randn(2, 4), mg.tensor([0, 4]))
     with pytest.raises(ValueError, match="channels"):
         nn.PixelShuffle(2)(mg.randn(1, 3, 2, 2))
+
+
+def test_a_model_of_the_new_modules_equals_torch():
+    torch = pytest.importorskip("torch")
+
+    def build(m):
+        return m.Sequential(m.Conv2d(3, 8, 3, padding=1), m.GroupNorm(4, 8), m.MaxPool2d(2),
+                            m.Upsample(scale_factor=2, mode="bilinear"), m.ReplicationPad2d(1),
+                            m.AvgPool2d(3, stride=1, count_include_pad=False), m.LayerNorm((8, 6, 6)),
+                            m.PixelShuffle(2), m.AdaptiveAvgPool2d(3), m.Dropout2d(0.3),
+                            m.Flatten(), m.Linear(18, 5), m.LogSoftmax(dim=1), m.Identity())
+    ours, theirs = build(nn).double().eval(), build(torch.nn).double().eval()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    target = np.array([1, 4])
+    loss = nn.NLLLoss()(ours(mg.tensor(x)), mg.tensor(target))
+    t_loss = torch.nn.NLLLoss()(theirs(torch.tensor(x)), torch.tensor(target))
+    assert abs(loss.item() - t_loss.item()) < 1e-10
+    loss.backward(), t_loss.backward()
+    for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-7, atol=1e-10,
+                                   err_msg=name)
+    assert repr(nn.Upsample(scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
