@@ -56,15 +56,15 @@ def _offsets(geometry):
 
 def _pad(x, geometry, value):
     """x (..., H, W) -> (..., Hp, Wp), `value` around it (padding top/left, the rest bottom/right)."""
-    (ph, pw), (hp, wp) = geometry.padding, geometry.padded
-    if (hp, wp) == x.shape[-2:]:
+    if geometry.padded == x.shape[-2:]:
         return x
-    xpad = backend.get_array_module(x).full(x.shape[:-2] + (hp, wp), value, dtype=x.dtype)
+    xpad = backend.get_array_module(x).full(x.shape[:-2] + geometry.padded, value, dtype=x.dtype)
     _crop(xpad, geometry, x.shape[-2:])[...] = x
     return xpad
 
 
 def _crop(xpad, geometry, size):
+    """The (..., H, W) input region of a padded (..., Hp, Wp) array (a view)."""
     (ph, pw) = geometry.padding
     return xpad[..., ph:ph + size[0], pw:pw + size[1]]
 

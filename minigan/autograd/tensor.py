@@ -18,10 +18,11 @@ is PyTorch's: a Tensor sharing that array and its version counter, requires_grad
 import numpy as np
 
 from .. import backend
-from . import function
+from . import function, tensor_array
 from .function import run_backward
-from . import tensor_array
 from .tensor_array import ArrayMethods, _unwrap_index
+
+# torch's type() names
 _TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
                np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor",
                np.dtype(np.bool_): "BoolTensor", np.dtype(np.uint8): "ByteTensor"}

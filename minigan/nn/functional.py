@@ -4,7 +4,9 @@ Simple ops are compositions of autograd primitives (their gradients come for fre
 ops (conv2d, conv_transpose2d, batch_norm, instance_norm, leaky_relu, the BCE losses, pad) are
 `Function`s in minigan/autograd (conv.py, norm.py, activation.py, loss.py, pad.py), each with its
 forward and its differentiable backward side by side; this file checks arguments the way PyTorch does
-and turns ints into (h, w) pairs.
+and turns ints into (h, w) pairs. Pooling, interpolation and the other spatial ops are written in
+functional_spatial.py, the softmax family and classification losses in functional_softmax.py;
+both are re-exported here, so `F.interpolate`, `F.cross_entropy` work as in torch.
 """
 import numpy as np
 
@@ -16,8 +18,8 @@ from ..autograd.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits
 from ..autograd.norm import normalise
 from ..autograd.pad import ConstantPad, ReflectionPad2d
 from ._checks import _check_ndim, _check_positive, _check_reduction, _pair, _reduce
-from .functional_softmax import cross_entropy, log_softmax, nll_loss, softmax
-from .functional_spatial import (adaptive_avg_pool2d, avg_pool2d, dropout2d, interpolate,
+from .functional_softmax import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
+from .functional_spatial import (adaptive_avg_pool2d, avg_pool2d, dropout2d, interpolate,  # noqa: F401
                                  max_pool2d, pixel_shuffle, pixel_unshuffle, replication_pad2d,
                                  upsample)
 
