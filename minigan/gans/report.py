@@ -69,7 +69,11 @@ def _metrics_tables(metrics):
             body = "".join("<tr>" + "".join(f"<td>{_value(r.get(c, ''))}</td>" for c in columns)
                            + "</tr>" for r in value)
             parts.append(f"<h2>per epoch</h2><table><tr>{head}</tr>{body}</table>")
-        elif isinstance(value, dict) and key != "config":
+        elif key == "config" and isinstance(value, dict):
+            table = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{_value(value[k])}</td></tr>"
+                            for k in sorted(value))
+            parts.append(f"<h2>settings</h2><table>{table}</table>")
+        elif isinstance(value, dict):
             for sub in sorted(value):
                 rows.append((f"{key}.{sub}", value[sub]))
         else:
@@ -90,7 +94,7 @@ def write_run_page(out_dir, title, metrics=None):
         glob.escape(out_dir), pattern))}, key=_epoch_number, reverse=True)
     if grids:
         parts.append("<h2>every epoch</h2>" + "".join(
-            _figure(os.path.basename(p), f"epoch {_epoch_number(p)}") for p in grids))
+            _figure(os.path.basename(p), f"epoch {_epoch_number(p)}", 420) for p in grids))
     parts.append(_metrics_tables(metrics or {}))
     return _write(os.path.join(out_dir, "index.html"), _page(title, "\n".join(parts)))
 
