@@ -31,13 +31,19 @@ def uses_bias(norm):
 
 
 def _nearest(sides, multiple, minimum):
-    """Sizes that work next to the ones given: the multiples of ``multiple`` around each side."""
-    near = set()
-    for side in sides:
-        below = side // multiple * multiple
-        near.update(n for n in (below, below + multiple) if n >= minimum)
-    near.add(-(-minimum // multiple) * multiple)
-    return ", ".join(str(n) for n in sorted(near))
+    """Sizes that work next to the ones given: the multiples of ``multiple`` around each side
+    (the minimum only when a side is below it), then whole sizes: "48, 52, 64, 68 (e.g. 48x64
+    or 52x68)" for 50x66 with multiple 4."""
+    def around(side):
+        below = max(side // multiple * multiple, -(-minimum // multiple) * multiple)
+        above = max(-(-side // multiple) * multiple, below)
+        return below, above
+
+    near = sorted({n for side in sides for n in around(side)})
+    (h_lo, h_hi), (w_lo, w_hi) = around(sides[0]), around(sides[-1])
+    whole = f"{h_lo}x{w_lo}" if (h_lo, w_lo) == (h_hi, w_hi) else \
+        f"{h_lo}x{w_lo} or {h_hi}x{w_hi}"
+    return f"{', '.join(str(n) for n in near)} (e.g. {whole})"
 
 
 def check_image_input(x, channels, model, multiple=1, minimum=1, note=""):
@@ -50,13 +56,12 @@ def check_image_input(x, channels, model, multiple=1, minimum=1, note=""):
         raise ValueError(f"{model}: expected {channels} input channels, got {x.shape[1]} "
                          f"(input shape {x.shape})")
     height, width = x.shape[2:]
-    bad = [s for s in (height, width) if s % multiple or s < minimum]
-    if not bad:
+    if not any(s % multiple or s < minimum for s in (height, width)):
         return
     why = f" ({note})" if note else ""
     if multiple == 1:
         rule = f"height and width must be at least {minimum}"
     else:
         rule = (f"height and width must be multiples of {multiple}, at least {minimum}; sizes "
-                f"that work near yours: {_nearest(bad, multiple, minimum)}")
+                f"that work near yours: {_nearest((height, width), multiple, minimum)}")
     raise ValueError(f"{model} cannot take {height}x{width} images{why}: {rule}")

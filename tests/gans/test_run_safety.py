@@ -68,9 +68,9 @@ def test_non_finite_state_is_never_saved_and_stops_the_run(tmp_path):
                         checkpoint_every=5, progress=False)
     with pytest.raises(NonFiniteLossError, match=r"step 10: training diverged: non-finite values in "
                                                  r"D/0\.weight.*last good checkpoint is .*"
-                                                 r"checkpoint\.npz' \(step 5\)"):
+                                                 r"checkpoint\.safetensors' \(step 5\)"):
         loop.run()
-    state = io.load_checkpoint(tmp_path / "checkpoint.npz")
+    state = io.load_checkpoint(tmp_path / "checkpoint.safetensors")
     assert state["loop"]["step"] == 5
     assert all(np.isfinite(v).all() for v in state["trainer"]["D"].values())
 
@@ -82,8 +82,8 @@ def test_huge_learning_rate_ends_with_an_error_not_a_saved_inf(tmp_path):
                         progress=False)
     with pytest.raises(NonFiniteLossError, match="non-finite"):
         loop.run()
-    if (tmp_path / "checkpoint.npz").exists():
-        trainer = io.load_checkpoint(tmp_path / "checkpoint.npz")["trainer"]
+    if (tmp_path / "checkpoint.safetensors").exists():
+        trainer = io.load_checkpoint(tmp_path / "checkpoint.safetensors")["trainer"]
         for key in ("G", "D"):
             assert all(np.isfinite(v).all() for v in trainer[key].values())
         for key in ("g_optimizer", "d_optimizer"):
@@ -102,7 +102,7 @@ def test_sigterm_saves_like_ctrl_c_and_resume_is_exact(tmp_path):
     stopped.run()
     assert stopped.interrupted and stopped.step == 7
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL              # handler put back
-    assert io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["loop"]["step"] == 7
+    assert io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["loop"]["step"] == 7
     mg.manual_seed(123)                                  # the checkpoint's random state wins
     resumed = TrainingLoop(small_gan(), ring_loader(), tmp_path / "b", steps=24, progress=False)
     resumed.run(resume=True)
@@ -236,3 +236,10 @@ def test_each_loss_is_stated_once():
     assert gan_losses.generator_loss(fake, "lsgan").item() == pytest.approx(mse(fake, ones) / 2)
     assert discriminator_term(real, fake, "wgan_gp").item() == pytest.approx(
         (fake.numpy().mean() - real.numpy().mean()) / 2)
+
+
+def test_resnet_size_hint_names_whole_sizes():
+    """Item 7: the hint for 50x66 names sizes for both sides, as whole sizes, without a stray 8."""
+    with pytest.raises(ValueError, match=r"50x66 .*near yours: 48, 52, 64, 68 \(e\.g\. 48x64 or "
+                                         r"52x68\)"):
+        ResnetGenerator(3, 3, 4, 1)(mg.randn(1, 3, 50, 66))
