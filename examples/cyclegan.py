@@ -24,10 +24,10 @@ The reference's flags work too: ``--preprocess``, ``--no-flip``, ``--gan-mode``,
 ``--input-nc``/``--output-nc`` (see ``--help``).
 
 Writes to ``--out``: ``epoch_NNN.png`` (rows of real X | G(X) | F(G(X)) | real Y | F(Y) | G(F(Y))),
-``losses.png``, ``metrics.json``, ``checkpoint.npz`` (every epoch, or ``--checkpoint-every``
-steps; ``--resume`` continues with the very numbers an uninterrupted run gives, and with a larger
-``--epochs`` or ``--epochs-decay`` goes on to the new total), ``checkpoint_epoch<NNN>.npz`` with
-``--save-epoch-freq``, and ``index.html`` (every epoch's grid, the loss plot, the metrics).
+``losses.png``, ``metrics.json``, ``checkpoint.safetensors`` (every epoch, or
+``--checkpoint-every`` steps; ``--resume`` continues with the very numbers an uninterrupted run
+gives, and with a larger ``--epochs`` or ``--epochs-decay`` goes on to the new total),
+``checkpoint_epoch<NNN>.safetensors`` with ``--save-epoch-freq``, and ``index.html`` (every epoch's grid, the loss plot, the metrics).
 ``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an ``index.html`` of input | output
 pairs; ``--preprocess none`` keeps each image's own size (padded to a multiple of 4, cropped back).
 """
@@ -260,7 +260,7 @@ def report(args, metrics, steps_run, seconds):
             m = metrics[name]
             identity = (f" (identity {m['identity_psnr']:.2f} dB)" if "identity_psnr" in m else "")
             lines.append(f"{name}: PSNR {m['psnr']:.2f} dB{identity}, L1 {m['l1']:.4f}")
-    lines.append(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.npz, "
+    lines.append(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.safetensors, "
                  f"index.html")
     print("\n".join(lines))
 

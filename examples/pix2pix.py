@@ -25,10 +25,10 @@ The reference's flags work too: ``--preprocess``, ``--no-flip``, ``--gan-mode``,
 ``--input-nc``/``--output-nc`` (see ``--help``).
 
 Writes to ``--out``: ``epoch_NNN.png`` (rows of input | output | target), ``losses.png``,
-``metrics.json``, ``checkpoint.npz`` (every epoch, or ``--checkpoint-every`` steps; ``--resume``
-continues exactly, and with a larger ``--epochs`` or ``--epochs-decay`` goes on to the new total),
-``checkpoint_epoch<NNN>.npz`` with ``--save-epoch-freq``, and ``index.html`` (every epoch's grid,
-the loss plot, the metrics). ``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an
+``metrics.json``, ``checkpoint.safetensors`` (every epoch, or ``--checkpoint-every`` steps;
+``--resume`` continues exactly, and with a larger ``--epochs`` or ``--epochs-decay`` goes on to the
+new total), ``checkpoint_epoch<NNN>.safetensors`` with ``--save-epoch-freq``, and ``index.html``
+(every epoch's grid, the loss plot, the metrics). ``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an
 ``index.html`` of input | output pairs; ``--preprocess none`` keeps each image's own size.
 """
 import argparse
@@ -267,7 +267,8 @@ def main(argv=None):
             m = metrics[name]
             identity = (f" (identity {m['identity_psnr']:.2f} dB)" if "identity_psnr" in m else "")
             print(f"{name}: PSNR {m['psnr']:.2f} dB{identity}, L1 {m['l1']:.4f}")
-    print(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.npz, index.html")
+    print(f"wrote {args.out}/metrics.json, losses.png, epoch_*.png, checkpoint.safetensors, "
+          f"index.html")
     return cli.finish(loop, args, metrics, TITLE)
 
 

@@ -38,9 +38,10 @@ from .trainer import NonFiniteLossError
 RUN_KEYS = ("out", "device", "resume", "overwrite", "no_progress", "checkpoint_every",
             "save_epoch_freq", "test", "results", "epoch", "to")
 # The files a run writes into --out (what --overwrite removes, and nothing else).
-RUN_FILES = ("checkpoint.npz", "checkpoint_epoch*.npz", "metrics.json", "losses.png",
-             "index.html", "epoch_*.png", "samples_epoch*.png", "ring.png", "interpolation.png",
-             ".checkpoint.npz.*.tmp")
+RUN_FILES = ("checkpoint.safetensors", "checkpoint_epoch*.safetensors", "metrics.json",
+             "losses.png", "index.html", "epoch_*.png", "samples_epoch*.png", "ring.png",
+             "interpolation.png", ".checkpoint.safetensors.*.tmp",
+             "checkpoint.npz", "checkpoint_epoch*.npz", ".checkpoint.npz.*.tmp")   # minigan 0.1's
 
 
 def fail(message):
@@ -64,8 +65,8 @@ def add_run_arguments(parser, out, checkpoint_every=None, epochs=True):
                              f"written)")
     if epochs:
         parser.add_argument("--save-epoch-freq", type=int, default=0,
-                            help="also keep checkpoint_epoch<NNN>.npz every this many epochs (0: "
-                                 "off), to --test any of them with --epoch")
+                            help="also keep checkpoint_epoch<NNN>.safetensors every this many "
+                                 "epochs (0: off), to --test any of them with --epoch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -118,9 +119,9 @@ def check_out(args):
     out = args.out
     if os.path.exists(out) and not os.path.isdir(out):
         fail(f"--out {out} is a file; expected a folder for the run's checkpoint and results")
-    checkpoint = os.path.join(out, "checkpoint.npz")
-    used = [name for name in ("checkpoint.npz", "metrics.json") if os.path.isfile(
-        os.path.join(out, name))]
+    checkpoint = io.checkpoint_path(out)
+    used = [name for name in (io.CHECKPOINT_NAME, io.LEGACY_CHECKPOINT_NAME, "metrics.json")
+            if os.path.isfile(os.path.join(out, name))]
     if args.resume or not used:
         return
     if not args.overwrite:
@@ -194,16 +195,19 @@ def add_test_arguments(parser, results_default):
 def test_checkpoint(args):
     """The checkpoint --test reads (``--epoch``), loaded, or a one-line error."""
     if args.epoch == "latest":
-        path = os.path.join(args.out, "checkpoint.npz")
+        path = io.checkpoint_path(args.out)
     else:
         try:
             number = int(args.epoch)
         except ValueError:
             fail(f"--epoch: expected 'latest' or an epoch number, got {args.epoch!r}")
-        path = os.path.join(args.out, f"checkpoint_epoch{number:03d}.npz")
+        path = os.path.join(args.out, f"checkpoint_epoch{number:03d}.safetensors")
+        if not os.path.isfile(path) and os.path.isfile(path[:-len(".safetensors")] + ".npz"):
+            path = path[:-len(".safetensors")] + ".npz"                  # a minigan 0.1 run
         if not os.path.isfile(path):
-            kept = sorted(os.path.basename(p) for p in
-                          glob.glob(os.path.join(glob.escape(args.out), "checkpoint_epoch*.npz")))
+            kept = sorted(os.path.basename(p) for pattern in ("*.safetensors", "*.npz") for p in
+                          glob.glob(os.path.join(glob.escape(args.out),
+                                                 "checkpoint_epoch" + pattern)))
             fail(f"--epoch {args.epoch}: no {path} (kept: {', '.join(kept) or 'none'}; train "
                  f"with --save-epoch-freq to keep epochs)")
     if not os.path.isfile(path):

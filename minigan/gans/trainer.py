@@ -14,8 +14,8 @@ and, when it has one, ``end_epoch(metric)``, which the loop calls after every pa
 (the trainer's epoch-unit learning-rate schedules advance there; ``metric`` is the epoch's mean
 generator loss, for the plateau policy).
 
-The checkpoint (``<out>/checkpoint.npz``, rewritten atomically) also holds minigan's global random
-state, the loader's position (epoch and batch) and the loss history, so ``run(resume=True)``
+The checkpoint (``<out>/checkpoint.safetensors``, rewritten atomically) also holds minigan's global
+random state, the loader's position (epoch and batch) and the loss history, so ``run(resume=True)``
 continues with the very numbers an uninterrupted run would have produced. A run resumed with a
 larger ``steps``/``epochs`` continues to the new total.
 
@@ -67,8 +67,8 @@ class TrainingLoop:
             after the trainer's ``end_epoch``.
         progress: show a tqdm bar with the latest losses.
         desc: the bar's label.
-        save_epoch_freq: also keep ``checkpoint_epoch<NNN>.npz`` every this many epochs (0: off),
-            to test any of them later (the reference's ``--save_epoch_freq``).
+        save_epoch_freq: also keep ``checkpoint_epoch<NNN>.safetensors`` every this many epochs (0:
+            off), to test any of them later (the reference's ``--save_epoch_freq``).
     Attributes after ``run``: ``step``, ``history`` (dict name -> list of floats, one per step),
     ``interrupted`` (True when Ctrl-C or SIGTERM stopped the run), ``checkpoint_path``,
     ``loss_curve_path``, ``saved_step`` (the step of the last checkpoint written or loaded).
@@ -100,7 +100,7 @@ class TrainingLoop:
         self.config = dict(config or {})
         self.on_epoch_end, self.progress, self.desc = on_epoch_end, progress, desc
         self.out_dir = os.fspath(out_dir)
-        self.checkpoint_path = os.path.join(self.out_dir, "checkpoint.npz")
+        self.checkpoint_path = os.path.join(self.out_dir, io.CHECKPOINT_NAME)
         self.loss_curve_path = os.path.join(self.out_dir, "losses.png")
         self.step, self.batch_in_epoch = 0, 0
         self.history = {}
@@ -127,8 +127,9 @@ class TrainingLoop:
         }
 
     def epoch_checkpoint_path(self, epoch):
-        """Where the snapshot after ``epoch`` (1-based) goes: ``checkpoint_epoch<NNN>.npz``."""
-        return os.path.join(self.out_dir, f"checkpoint_epoch{epoch:03d}.npz")
+        """Where the snapshot after ``epoch`` (1-based) goes:
+        ``checkpoint_epoch<NNN>.safetensors``."""
+        return os.path.join(self.out_dir, f"checkpoint_epoch{epoch:03d}.safetensors")
 
     def load_state_dict(self, state):
         loop = state["loop"]
@@ -177,11 +178,13 @@ class TrainingLoop:
         return "no checkpoint was written yet"
 
     def resume(self):
-        """Load ``<out>/checkpoint.npz``; FileNotFoundError when there is none."""
-        if not os.path.isfile(self.checkpoint_path):
+        """Load ``<out>/checkpoint.safetensors`` (or a minigan 0.1 run's ``checkpoint.npz``);
+        FileNotFoundError when there is none."""
+        path = io.checkpoint_path(self.out_dir)
+        if not os.path.isfile(path):
             raise FileNotFoundError(f"resume: no checkpoint at {self.checkpoint_path!r} (train "
                                     f"without --resume first, or point --out at the run's folder)")
-        self.load_state_dict(io.load_checkpoint(self.checkpoint_path))
+        self.load_state_dict(io.load_checkpoint(path))
 
     def save_loss_curve(self):
         if any(self.history.values()):
@@ -287,22 +290,3 @@ class TrainingLoop:
         from tqdm import tqdm
         return tqdm(total=self.total_steps, initial=self.step, desc=self.desc,
                     disable=not self.progress, dynamic_ncols=True, leave=True)
-
-
-def run_cli(loop, resume=False):
-    """What every example does around a loop: resume when asked, run, and turn the documented
-    failures (no checkpoint, a corrupt one, changed settings, a NaN loss) into a one-line exit
-    message instead of a traceback. Returns (steps run now, seconds they took)."""
-    import sys
-    import time
-    if resume:
-        try:
-            loop.resume()
-        except (FileNotFoundError, ValueError, io.CheckpointError) as e:
-            sys.exit(f"error: {e}")
-    start_step, start = loop.step, time.perf_counter()
-    try:
-        loop.run()
-    except NonFiniteLossError as e:
-        sys.exit(f"error: {e}")
-    return loop.step - start_step, time.perf_counter() - start

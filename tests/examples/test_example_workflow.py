@@ -64,9 +64,9 @@ def test_a_rerun_into_a_used_out_is_refused(tmp_path, capsys):
     message = one_line_exit(capsys, gan.main, base + ["--steps", "3"])
     assert "already holds a checkpoint" in message and "--resume" in message \
         and "--overwrite" in message
-    assert io.load_checkpoint(out / "checkpoint.npz")["loop"]["step"] == 6
+    assert io.load_checkpoint(out / "checkpoint.safetensors")["loop"]["step"] == 6
     gan.main(base + ["--steps", "3", "--overwrite"])
-    assert io.load_checkpoint(out / "checkpoint.npz")["loop"]["step"] == 3
+    assert io.load_checkpoint(out / "checkpoint.safetensors")["loop"]["step"] == 3
     gan.main(base + ["--steps", "5", "--resume"])                 # a larger --steps extends it
     assert json.loads((out / "metrics.json").read_text())["step"] == 5
     (tmp_path / "file").write_text("x")
@@ -90,7 +90,7 @@ def test_one_line_errors(tmp_path, capsys, cyclegan_run):
     Image.new("RGB", (32, 32), (9, 90, 200)).save(photos / "a.png")
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    (broken / "checkpoint.safetensors").write_bytes(b"PK\x03\x04 not really a zip")
     assert "broken" in one_line_exit(capsys, cyclegan.main, ["--test", str(photos), "--out",
                                                              str(broken)])
     foreign = tmp_path / "foreign"                      # a ring GAN's checkpoint, not a CycleGAN's
@@ -141,7 +141,7 @@ def test_test_mode_names_pages_and_refusals(tmp_path, capsys, cyclegan_run):
     assert (tmp_path / "e1" / "a_fake.png").is_file()
     message = one_line_exit(capsys, cyclegan.main, ["--test", str(photos), "--out", str(out),
                                                     "--epoch", "9"])
-    assert "checkpoint_epoch001.npz, checkpoint_epoch002.npz" in message
+    assert "checkpoint_epoch001.safetensors, checkpoint_epoch002.safetensors" in message
 
 
 def test_full_size_non_square_test(tmp_path, cyclegan_run):
@@ -171,7 +171,7 @@ def test_continue_a_finished_run_for_more_epochs(tmp_path, cyclegan_run):
                                                      "--no-progress", "--out", str(out),
                                                      "--resume"])
     assert metrics["step"] == 9 and (out / "epoch_003.png").is_file()
-    state = io.load_checkpoint(out / "checkpoint.npz")
+    state = io.load_checkpoint(out / "checkpoint.safetensors")
     assert state["trainer"]["schedulers"][0]["n_epochs"] == 2        # the new schedule
 
 
@@ -188,7 +188,7 @@ def test_checkpoint_every_in_every_example(monkeypatch, tmp_path):
 
     monkeypatch.setattr(io, "save_checkpoint", spy)
     example("cyclegan").main(CYCLE + ["--out", str(tmp_path / "c"), "--checkpoint-every", "2"])
-    assert [s for n, s in saved if n == "checkpoint.npz"] == [2, 4, 6, 6]
+    assert [s for n, s in saved if n == "checkpoint.safetensors"] == [2, 4, 6, 6]
 
 
 def test_reference_flags_and_channel_overrides(tmp_path):
@@ -212,7 +212,7 @@ def test_reference_flags_and_channel_overrides(tmp_path):
                                       "--lr-policy", "cosine", "--serial-batches", "--no-flip"])
     assert metrics["config"]["channels"] == [3, 3] and metrics["step"] == 8
     assert metrics["config"]["netG"] == "resnet_6blocks"
-    state = io.load_checkpoint(tmp_path / "a" / "checkpoint.npz")
+    state = io.load_checkpoint(tmp_path / "a" / "checkpoint.safetensors")
     assert "T_max" in state["trainer"]["schedulers"][0]
     assert not any("running_mean" in k for k in state["trainer"]["G"])      # --norm none
     metrics = cyclegan.main(common + ["--out", str(tmp_path / "b"), "--skip-bad-images",

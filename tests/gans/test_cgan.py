@@ -167,7 +167,7 @@ def test_example_writes_its_outputs_and_resumes_exactly(tmp_path, tiny_judge):
     straight = run_example(tmp_path / "a", "--epochs", "2")
     out = tmp_path / "a"
     for name in ("samples_epoch001.png", "samples_epoch002.png", "losses.png", "metrics.json",
-                 "checkpoint.npz", "classifier.npz"):
+                 "checkpoint.safetensors", "classifier.npz"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "metrics.json").read_text())
     assert [r["step"] for r in saved["history"]] == [0, 4, 8]
@@ -180,8 +180,8 @@ def test_example_writes_its_outputs_and_resumes_exactly(tmp_path, tiny_judge):
     run_example(tmp_path / "b", "--epochs", "1")
     resumed = run_example(tmp_path / "b", "--epochs", "2", "--resume")
     assert resumed["history"] == straight["history"]
-    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.npz")["trainer"]
-    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["trainer"]
+    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.safetensors")["trainer"]
+    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["trainer"]
     for net in ("G", "D"):
         for key in a[net]:
             np.testing.assert_array_equal(a[net][key], b[net][key], err_msg=f"{net}/{key}")

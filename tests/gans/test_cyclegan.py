@@ -143,7 +143,8 @@ def test_example_end_to_end(tmp_path):
             "--n-train", "3", "--n-test", "4", "--epochs", "1", "--epochs-decay", "1",
             "--out", str(out), "--no-progress"]
     metrics = example.main(args)
-    for name in ("epoch_001.png", "epoch_002.png", "losses.png", "metrics.json", "checkpoint.npz"):
+    for name in ("epoch_001.png", "epoch_002.png", "losses.png", "metrics.json",
+                 "checkpoint.safetensors"):
         assert (out / name).is_file(), name
     assert metrics["step"] == 6 and metrics["test_images"] == 4
     assert {"psnr", "l1", "identity_psnr", "identity_l1"} <= set(metrics["summer_to_winter"])

@@ -117,7 +117,7 @@ def test_example_writes_its_outputs(tmp_path, tiny_judge):
     metrics = run_example(tmp_path / "run", "--epochs", "2")
     out = tmp_path / "run"
     for name in ("samples_epoch001.png", "samples_epoch002.png", "interpolation.png", "losses.png",
-                 "metrics.json", "checkpoint.npz", "classifier.npz"):
+                 "metrics.json", "checkpoint.safetensors", "classifier.npz"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["step"] == 8 and [r["step"] for r in saved["history"]] == [0, 4, 8]
@@ -125,7 +125,7 @@ def test_example_writes_its_outputs(tmp_path, tiny_judge):
     assert saved["frechet_ratio"] == pytest.approx(saved["frechet_distance_step0"]
                                                    / saved["frechet_distance"])
     assert metrics["frechet_distance"] == saved["frechet_distance"]
-    grid = io.load_checkpoint(out / "checkpoint.npz")
+    grid = io.load_checkpoint(out / "checkpoint.safetensors")
     assert grid["loop"]["step"] == 8
 
 
@@ -135,8 +135,8 @@ def test_example_resume_continues_with_identical_numbers(tmp_path, tiny_judge):
     resumed = run_example(tmp_path / "b", "--epochs", "2", "--resume")
     assert resumed["history"] == straight["history"]
     assert resumed["frechet_distance"] == straight["frechet_distance"]
-    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.npz")["trainer"]["G"]
-    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["trainer"]["G"]
+    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.safetensors")["trainer"]["G"]
+    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["trainer"]["G"]
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
@@ -190,6 +190,6 @@ def test_example_wgan_runs_and_resumes(tmp_path, tiny_judge):
     run_example(tmp_path / "b", "--epochs", "1", *flags)
     resumed = run_example(tmp_path / "b", "--epochs", "2", "--resume", *flags)
     assert resumed["history"] == straight["history"] and straight["config"]["loss"] == "wgan"
-    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["trainer"]["D"]
+    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["trainer"]["D"]
     weights = [v for k, v in state.items() if k.endswith(("weight", "bias"))]  # not BN statistics
     assert len(weights) == 8 and max(np.abs(w).max() for w in weights) <= 0.01  # 4 convs, 2 BNs

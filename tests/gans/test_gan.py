@@ -136,7 +136,7 @@ def test_resume_gives_identical_parameters(tmp_path):
     """26 steps straight vs 13 + resume + 13 (13 is mid-epoch: 10 batches per epoch)."""
     straight = run_loop(tmp_path / "a", 26, checkpoint_every=5)
     run_loop(tmp_path / "b", 13, checkpoint_every=5)
-    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")
     assert state["loop"]["step"] == 13 and state["loop"]["batch_in_epoch"] == 3
     resumed = run_loop(tmp_path / "b", 26, resume=True, checkpoint_every=5)
     assert resumed.step == 26
@@ -150,7 +150,7 @@ def test_resume_gives_identical_parameters(tmp_path):
 def test_resume_at_an_epoch_boundary(tmp_path):
     straight = run_loop(tmp_path / "a", 20)
     run_loop(tmp_path / "b", 10)
-    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+    state = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")
     assert (state["loop"]["loader"]["epoch"], state["loop"]["batch_in_epoch"]) == (1, 0)
     resumed = run_loop(tmp_path / "b", 20, resume=True)
     a, b = params(straight.trainer), params(resumed.trainer)
@@ -183,7 +183,7 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path):
     stopped = run_loop(tmp_path / "b", 24, wrap=lambda gan: Scripted(gan, sigint_at=7))
     assert stopped.interrupted and stopped.step == 7
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
-    assert io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["loop"]["step"] == 7
+    assert io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["loop"]["step"] == 7
     resumed = run_loop(tmp_path / "b", 24, resume=True)
     a, b = params(straight.trainer), params(resumed.trainer)
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -195,15 +195,16 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     loop = TrainingLoop(trainer, ring_loader(), tmp_path, steps=30, checkpoint_every=5,
                         progress=False)
     with pytest.raises(NonFiniteLossError, match=r"step 13: non-finite loss \(g_loss=nan\).*"
-                                                 r"last good checkpoint is .*checkpoint.npz"):
+                                                 r"last good checkpoint is .*checkpoint"
+                                                 r"\.safetensors"):
         loop.run()
-    assert io.load_checkpoint(tmp_path / "checkpoint.npz")["loop"]["step"] == 10
+    assert io.load_checkpoint(tmp_path / "checkpoint.safetensors")["loop"]["step"] == 10
     assert len(loop.history["g_loss"]) == 12 and (tmp_path / "losses.png").is_file()
 
 
 def test_resume_errors(tmp_path):
     loop = TrainingLoop(small_gan(), ring_loader(), tmp_path / "none", steps=5, progress=False)
-    with pytest.raises(FileNotFoundError, match="no checkpoint at .*checkpoint.npz"):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*checkpoint.safetensors"):
         loop.run(resume=True)
     run_loop(tmp_path / "c", 3, config={"batch_size": 64, "lr": 1e-3})
     with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 -> 0.002\)"):
@@ -218,7 +219,7 @@ def test_epochs_and_epoch_callback(tmp_path):
                         on_epoch_end=seen.append)
     loop.run()
     assert loop.step == 20 and seen == [0, 1]
-    assert io.load_checkpoint(tmp_path / "checkpoint.npz")["loop"]["loader"]["epoch"] == 2
+    assert io.load_checkpoint(tmp_path / "checkpoint.safetensors")["loop"]["loader"]["epoch"] == 2
 
 
 # ---------------------------------------------------------------- the example
@@ -233,7 +234,7 @@ def test_example_short_run_writes_plot_and_metrics(tmp_path):
     example = load_example()
     metrics = example.main(["--steps", "200", "--batch-size", "64", "--out", str(tmp_path),
                             "--no-progress", "--checkpoint-every", "100"])
-    for name in ("ring.png", "losses.png", "checkpoint.npz", "metrics.json"):
+    for name in ("ring.png", "losses.png", "checkpoint.safetensors", "metrics.json"):
         assert (tmp_path / name).is_file(), name
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["modes_covered"] == metrics["modes_covered"]
@@ -249,8 +250,8 @@ def test_example_resume_matches_a_straight_run(tmp_path):
     example.main(["--steps", "40", "--out", str(tmp_path / "a")] + common)
     example.main(["--steps", "20", "--out", str(tmp_path / "b")] + common)
     example.main(["--steps", "40", "--out", str(tmp_path / "b"), "--resume"] + common)
-    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.npz")["trainer"]
-    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")["trainer"]
+    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.safetensors")["trainer"]
+    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["trainer"]
     for net in ("G", "D"):
         for key in a[net]:
             np.testing.assert_array_equal(a[net][key], b[net][key], err_msg=f"{net}/{key}")

@@ -244,8 +244,8 @@ def test_example_wgan_gp_runs_and_resumes(tmp_path):
     assert metrics["step"] == 12 and metrics["config"]["loss"] == "wgan_gp"
     example.main(["--steps", "5", "--out", str(tmp_path / "b")] + common)
     example.main(["--steps", "12", "--out", str(tmp_path / "b"), "--resume"] + common)
-    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.npz")
-    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+    a = io.load_checkpoint(tmp_path / "a" / "checkpoint.safetensors")
+    b = io.load_checkpoint(tmp_path / "b" / "checkpoint.safetensors")
     assert len(a["loop"]["history"]["penalty"]) == 12
     for net in ("G", "D"):
         for key in a["trainer"][net]:

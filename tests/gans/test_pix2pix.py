@@ -147,7 +147,7 @@ def test_example_end_to_end(tmp_path):
     tiny = ["--size", "32", "--ngf", "4", "--ndf", "4", "--n-layers", "2", "--epochs", "1",
             "--epochs-decay", "1", "--no-progress"]
     metrics = example.main(tiny + ["--n-train", "8", "--n-test", "4", "--out", str(out)])
-    for name in ("epoch_002.png", "losses.png", "metrics.json", "checkpoint.npz"):
+    for name in ("epoch_002.png", "losses.png", "metrics.json", "checkpoint.safetensors"):
         assert (out / name).is_file(), name
     assert metrics["step"] == 4 and metrics["norm_stats"] == "running"
     assert {"psnr", "identity_psnr"} <= set(metrics["labels_to_photo"])

@@ -134,7 +134,8 @@ def test_resume_with_more_steps_continues_to_the_new_total(tmp_path):
 def tiny_cyclegan(seed):
     mg.manual_seed(seed)
     nets = [ResnetGenerator(3, 3, 4, 1), ResnetGenerator(3, 3, 4, 1),
-            PatchDiscriminator(3, 4, 2, norm="instance"), PatchDiscriminator(3, 4, 2, norm="instance")]
+            PatchDiscriminator(3, 4, 2, norm="instance"),
+            PatchDiscriminator(3, 4, 2, norm="instance")]
     return CycleGAN(*nets, pool_size=2, epochs=1, epochs_decay=1)
 
 
