@@ -27,7 +27,8 @@ Writes to ``--out``: ``epoch_NNN.png`` (rows of real X | G(X) | F(G(X)) | real Y
 ``losses.png``, ``metrics.json``, ``checkpoint.safetensors`` (every epoch, or
 ``--checkpoint-every`` steps; ``--resume`` continues with the very numbers an uninterrupted run
 gives, and with a larger ``--epochs`` or ``--epochs-decay`` goes on to the new total),
-``checkpoint_epoch<NNN>.safetensors`` with ``--save-epoch-freq``, and ``index.html`` (every epoch's grid, the loss plot, the metrics).
+``checkpoint_epoch<NNN>.safetensors`` with ``--save-epoch-freq``, and ``index.html`` (every
+epoch's grid, the loss plot, the metrics).
 ``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an ``index.html`` of input | output
 pairs; ``--preprocess none`` keeps each image's own size (padded to a multiple of 4, cropped back).
 """

@@ -28,8 +28,9 @@ Writes to ``--out``: ``epoch_NNN.png`` (rows of input | output | target), ``loss
 ``metrics.json``, ``checkpoint.safetensors`` (every epoch, or ``--checkpoint-every`` steps;
 ``--resume`` continues exactly, and with a larger ``--epochs`` or ``--epochs-decay`` goes on to the
 new total), ``checkpoint_epoch<NNN>.safetensors`` with ``--save-epoch-freq``, and ``index.html``
-(every epoch's grid, the loss plot, the metrics). ``--test FOLDER`` writes ``<stem>_fake<ext>`` per image and an
-``index.html`` of input | output pairs; ``--preprocess none`` keeps each image's own size.
+(every epoch's grid, the loss plot, the metrics). ``--test FOLDER`` writes ``<stem>_fake<ext>``
+per image and an ``index.html`` of input | output pairs; ``--preprocess none`` keeps each image's
+own size.
 """
 import argparse
 import math
