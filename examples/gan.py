@@ -23,7 +23,8 @@ Writes to ``--out``: ``ring.png`` (real vs generated points), ``losses.png``, ``
 (``modes_covered`` of 8 and ``high_quality_fraction`` over 2,500 samples: a sample is of high
 quality within 3 std of a mode, a mode is covered with 20 such samples),
 ``checkpoint.safetensors`` and ``index.html`` (the pictures and metrics on one page). A second run
-into the same ``--out`` is refused: ``--resume`` continues it (a larger ``--steps`` extends it), ``--overwrite`` replaces it.
+into the same ``--out`` is refused: ``--resume`` continues it (a larger ``--steps`` extends it),
+``--overwrite`` replaces it.
 """
 import argparse
 
