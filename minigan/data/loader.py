@@ -124,11 +124,11 @@ def _fetch(dataset, index, rng):
     """One sample: ``get(index, rng)``, or ``dataset[index]`` with ``current_rng()`` set to rng."""
     if _uses_get(dataset):
         return dataset.get(index, rng)
-    _local.rng = rng
+    outer, _local.rng = getattr(_local, "rng", None), rng
     try:
         return dataset[index]
     finally:
-        _local.rng = None
+        _local.rng = outer          # a dataset wrapping another keeps its own generator
 
 
 def to_tensor(array, device="cpu"):
