@@ -12,8 +12,8 @@ float32 in [-1, 1], C = 3 when any image of the domain is colour, else 1 (or set
 ``channels``). Preprocessing as the reference's ``--preprocess``: "resize_and_crop" (resize to
 ``load_size`` square, bicubic, then a random ``crop_size`` crop), "crop" (a random crop of the
 image as it is), "scale_width" (width resized to ``load_size``, aspect kept, height at least
-``crop_size``; no crop) or "none"; then a random horizontal flip when ``flip``. An aligned pair shares one crop and one flip; unpaired images each
-draw their own. Random choices come from the per-sample rng the ``DataLoader`` passes.
+``crop_size``; no crop) or "none"; then a random horizontal flip when ``flip``. An aligned pair
+shares one crop and one flip; unpaired images each draw their own. Random choices come from the per-sample rng the ``DataLoader`` passes.
 
     >>> data = AlignedFolder("facades", "train", direction="BtoA", load_size=286, crop_size=256)
     >>> labels, photo = data[0]            # (3, 256, 256) each

@@ -53,7 +53,8 @@ def check_lambda_gp(lambda_gp, loss, trainer):
 def discriminator_term(real_scores, fake_scores, loss):
     """D's loss as in the reference code: (crit(D(real), 1) + crit(D(fake), 0)) / 2, crit being
     ``gans.losses.criterion`` (BCE with logits, MSE, or for "wgan_gp" -mean / +mean)."""
-    return 0.5 * (losses.criterion(real_scores, 1.0, loss) + losses.criterion(fake_scores, 0.0, loss))
+    return 0.5 * (losses.criterion(real_scores, 1.0, loss)
+                  + losses.criterion(fake_scores, 0.0, loss))
 
 
 def generator_term(fake_scores, loss):
