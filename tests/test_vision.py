@@ -87,3 +87,18 @@ def test_image_folder(tmp_path):
         dset.ImageFolder(tmp_path / "dogs" / "sub")
     with pytest.raises(FileNotFoundError, match="missing"):
         dset.ImageFolder(tmp_path / "nope")
+
+
+def test_pipelines_match_torchvision_when_installed():
+    torch = pytest.importorskip("torch")
+    tv = pytest.importorskip("torchvision.transforms")
+    rng = np.random.default_rng(0)
+    for width, height in ((80, 70), (70, 80), (91, 77), (33, 100)):
+        image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        for size, crop in ((64, 64), (32, 30), (50, (20, 31))):
+            ours = T.Compose([T.Resize(size, Image.BICUBIC), T.CenterCrop(crop), T.ToTensor(),
+                              T.Normalize((0.5,) * 3, (0.5,) * 3)])(image).numpy()
+            theirs = tv.Compose([tv.Resize(size, tv.InterpolationMode.BICUBIC), tv.CenterCrop(crop),
+                                 tv.ToTensor(), tv.Normalize((0.5,) * 3, (0.5,) * 3)])(image)
+            np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-6)
+    assert torch is not None
