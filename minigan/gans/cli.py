@@ -153,7 +153,7 @@ def run(loop, args, before_run=None):
     except NonFiniteLossError as e:
         fail(e)
     except (ImageReadError, IdxFormatError) as e:
-        fail(f"{e} (the checkpoint keeps the last finished step; --resume continues)")
+        fail(f"{e} (the last checkpoint is kept: fix or remove the file, then --resume)")
     return loop.step - start_step, time.perf_counter() - start
 
 
