@@ -245,6 +245,9 @@ class DataLoader:
         device: where the batches' Tensors live ("cpu" by default; "cuda", "auto" or None for the
             default device).
         prefetch_factor: batches in flight per worker (default 2).
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker thread as it starts.
+        pin_memory, persistent_workers: accepted for torch's sake; no effect (threads are cheap
+            to start, and host memory needs no pinning here).
 
     Each batch of the default collate is a tuple of Tensors for tuple samples (float32 for float
     data, int64 for labels), a dict for dict samples. ``len(loader)`` is the number of batches.
@@ -261,11 +264,13 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, num_workers=0,
                  collate_fn=None, drop_last=False, seed=None, generator=None, device="cpu",
-                 prefetch_factor=2, pin_memory=False, **unsupported):
+                 prefetch_factor=2, worker_init_fn=None, pin_memory=False,
+                 persistent_workers=False, **unsupported):
         if unsupported:
             raise TypeError(f"DataLoader: unsupported arguments {sorted(unsupported)}; minigan "
                             f"takes batch_size, shuffle, sampler, num_workers, collate_fn, "
-                            f"drop_last, seed, generator, device, prefetch_factor")
+                            f"drop_last, seed, generator, device, prefetch_factor, "
+                            f"worker_init_fn, pin_memory, persistent_workers")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, "
                             f"got {type(dataset).__name__}")
@@ -279,6 +284,8 @@ class DataLoader:
             raise ValueError(f"DataLoader: sampler must be an iterable of indices with len(), and "
                              f"excludes shuffle=True; got {type(sampler).__name__}, "
                              f"shuffle={shuffle!r}")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"DataLoader: worker_init_fn must be callable, got {worker_init_fn!r}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
         self.dataset = dataset
@@ -288,6 +295,7 @@ class DataLoader:
         self.num_workers = int(num_workers)
         self.prefetch_factor = int(prefetch_factor)
         self.collate_fn = collate_fn
+        self.worker_init_fn = worker_init_fn
         self.drop_last = bool(drop_last)
         self.seed = _loader_seed(seed, generator)
         self.device = parse_device(device)
@@ -344,7 +352,10 @@ class DataLoader:
 
     def _prefetched(self, epoch, order, start):
         """The batches from ``start`` on, fetched ahead in worker threads and served in order."""
-        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="minigan-loader")
+        ids = iter(range(self.num_workers))          # next() is atomic under the GIL
+        init = (lambda: self.worker_init_fn(next(ids))) if self.worker_init_fn else None
+        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="minigan-loader",
+                                  initializer=init)
         pending, upcoming = deque(), iter(range(start, len(self)))
         try:
             for b in upcoming:

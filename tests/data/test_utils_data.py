@@ -114,6 +114,14 @@ def test_a_worker_error_reaches_the_caller():
         list(DataLoader(Broken(10), batch_size=2, num_workers=2))
 
 
+def test_worker_init_fn_runs_once_per_worker():
+    started = []
+    loader = DataLoader(TensorDataset(np.arange(40)), batch_size=2, num_workers=3,
+                        worker_init_fn=started.append, persistent_workers=True, pin_memory=True)
+    assert len(list(loader)) == 20 and sorted(started) == [0, 1, 2][:len(started)]
+    assert 1 <= len(started) <= 3
+
+
 def test_custom_collate_fn_runs_in_the_workers():
     loader = DataLoader(TensorDataset(np.arange(10)), batch_size=4, num_workers=2,
                         collate_fn=lambda samples: sum(int(s[0]) for s in samples))
