@@ -15,9 +15,10 @@ time and then loaded from the run's folder or ~/.cache/minigan.
 
 Writes to ``--out``: ``samples_epoch<NNN>.png`` (one row per class), ``losses.png``,
 ``metrics.json`` (``accuracy`` of the final samples, per class, and after every epoch),
-``checkpoint.safetensors`` (every epoch, or ``--checkpoint-every`` steps), ``classifier.npz`` and
-``index.html`` (every epoch's grid, the loss plot and the metrics). An MNIST folder with only one
-split (``train-*`` or ``t10k-*``) trains on it and holds out its last sixth.
+``checkpoint.safetensors`` (every epoch, or ``--checkpoint-every`` steps),
+``classifier.safetensors`` and ``index.html`` (every epoch's grid, the loss plot and the
+metrics). An MNIST folder with only one split (``train-*`` or ``t10k-*``) trains on it and holds
+out its last sixth.
 """
 import argparse
 import os

@@ -27,9 +27,10 @@ et al. 2018) gamma 10, no BatchNorm, DCGAN's Adam. ``--n-critic`` (= ``--d-steps
 Writes to ``--out``: ``samples_epoch<NNN>.png``, ``interpolation.png`` (each row a slerp path
 between two noise vectors), ``losses.png``, ``metrics.json`` (``frechet_distance`` at step 0, after
 each epoch and at the end, and their ratio), ``checkpoint.safetensors`` (every epoch, or
-``--checkpoint-every`` steps), ``classifier.npz`` and ``index.html`` (every epoch's grid, the loss
-plot and the metrics). An image folder's files are all checked up front (``--skip-bad-images``
-goes on without the unreadable ones); an MNIST folder with one split holds out its last sixth.
+``--checkpoint-every`` steps), ``classifier.safetensors`` and ``index.html`` (every epoch's grid,
+the loss plot and the metrics). An image folder's files are all checked up front
+(``--skip-bad-images`` goes on without the unreadable ones); an MNIST folder with one split holds
+out its last sixth.
 """
 import argparse
 import os

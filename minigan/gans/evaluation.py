@@ -34,7 +34,7 @@ from ..optim import Adam, LambdaLR
 from .base import evaluating
 
 CLASSIFIER_VERSION = 3  # bump when the architecture or the training recipe changes
-CLASSIFIER_FILE = "classifier.npz"
+CLASSIFIER_FILE = "classifier.safetensors"
 _SYNTHETIC_TRAIN_SEED, _SYNTHETIC_TEST_SEED = 1_000_001, 1_000_002  # apart from the GANs' data
 
 
@@ -211,9 +211,11 @@ def digit_classifier(image_size=32, data=None, out_dir=None, cache=None, n_train
         data: None for synthetic digits (``n_train`` for training, ``n_test`` held out, from seeds
             that no GAN example uses); or an MNIST-format folder (its train split, at most
             ``n_train`` samples, and its t10k split as the held-out set).
-        out_dir: the run's folder: ``<out_dir>/classifier.npz`` is looked for first and written.
+        out_dir: the run's folder: ``<out_dir>/classifier.safetensors`` is looked for first and
+            written.
         cache: the cache folder (default ``cache_dir()``; False turns the cache off). The file
-            is ``classifier-<hash of the settings>.npz``.
+            is ``classifier-<hash of the settings>.safetensors``. Files of minigan 0.1 (``.npz``)
+            are still read.
         epochs, seed, device, progress: training settings (``progress`` shows a tqdm bar).
     Returns (model in eval mode, info): info has "accuracy" (held-out), "source" ("run", "cache"
     or "trained"), "seconds" (training time, 0 when loaded) and "settings".
@@ -226,9 +228,12 @@ def digit_classifier(image_size=32, data=None, out_dir=None, cache=None, n_train
     if out_dir is not None:
         places.append(("run", os.path.join(out_dir, CLASSIFIER_FILE)))
     if cache:
-        places.append(("cache", os.path.join(cache, f"classifier-{_settings_key(settings)}.npz")))
+        places.append(("cache", os.path.join(cache,
+                                             f"classifier-{_settings_key(settings)}.safetensors")))
     for source, path in places:
         found = _load_cached(path, settings, device)
+        if found is None:                     # a minigan 0.1 file: .npz
+            found = _load_cached(path[:-len(".safetensors")] + ".npz", settings, device)
         if found is not None:
             model, accuracy = found
             break

@@ -167,7 +167,7 @@ def test_example_writes_its_outputs_and_resumes_exactly(tmp_path, tiny_judge):
     straight = run_example(tmp_path / "a", "--epochs", "2")
     out = tmp_path / "a"
     for name in ("samples_epoch001.png", "samples_epoch002.png", "losses.png", "metrics.json",
-                 "checkpoint.safetensors", "classifier.npz"):
+                 "checkpoint.safetensors", "classifier.safetensors"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "metrics.json").read_text())
     assert [r["step"] for r in saved["history"]] == [0, 4, 8]

@@ -117,7 +117,7 @@ def test_example_writes_its_outputs(tmp_path, tiny_judge):
     metrics = run_example(tmp_path / "run", "--epochs", "2")
     out = tmp_path / "run"
     for name in ("samples_epoch001.png", "samples_epoch002.png", "interpolation.png", "losses.png",
-                 "metrics.json", "checkpoint.safetensors", "classifier.npz"):
+                 "metrics.json", "checkpoint.safetensors", "classifier.safetensors"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["step"] == 8 and [r["step"] for r in saved["history"]] == [0, 4, 8]

@@ -161,14 +161,14 @@ def test_classifier_cache_and_run_folder(tiny_classifier, tmp_path):
 def test_classifier_retrains_on_other_settings_or_a_damaged_file(tmp_path):
     kwargs = dict(cache=str(tmp_path), n_train=200, n_test=50, epochs=1, progress=False)
     _, first = evaluation.digit_classifier(16, **kwargs)
-    path = next(tmp_path.glob("classifier-*.npz"))
+    path = next(tmp_path.glob("classifier-*.safetensors"))
     path.write_bytes(path.read_bytes()[:100])                     # truncated
     _, second = evaluation.digit_classifier(16, **kwargs)
     assert second["source"] == "trained"
     io.load_checkpoint(path)                                      # rewritten, readable again
     _, third = evaluation.digit_classifier(16, **{**kwargs, "seed": 1})
     assert third["source"] == "trained"
-    assert len(list(tmp_path.glob("classifier-*.npz"))) == 2      # one file per settings
+    assert len(list(tmp_path.glob("classifier-*.safetensors"))) == 2      # one file per settings
 
 
 def test_frechet_distance_separates_real_from_noise(tiny_classifier):

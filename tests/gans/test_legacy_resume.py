@@ -30,3 +30,14 @@ def test_a_0_1_run_resumes_exactly(tmp_path):
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert straight.history == resumed.history
     assert io.load_checkpoint(new)["loop"]["step"] == 26      # saved in the new format
+
+
+def test_a_0_1_cached_classifier_is_still_used(tmp_path):
+    from minigan.gans import evaluation
+    kwargs = dict(cache=str(tmp_path), n_train=200, n_test=50, epochs=1, progress=False)
+    _, first = evaluation.digit_classifier(16, **kwargs)
+    new = next(tmp_path.glob("classifier-*.safetensors"))
+    write_v1_checkpoint(str(new)[:-len(".safetensors")] + ".npz", io.load_checkpoint(new))
+    os.remove(new)                                           # the cache as 0.1 left it
+    _, again = evaluation.digit_classifier(16, **kwargs)
+    assert again["source"] == "cache" and again["accuracy"] == first["accuracy"]
