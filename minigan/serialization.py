@@ -156,7 +156,7 @@ def _parse_tree(text):
     return json.loads(text)
 
 
-def _from_safetensors(path, caller):
+def _from_safetensors(path):
     """(tree or None, arrays, metadata) of a safetensors file."""
     with safetensors.safe_open(path, framework="np") as f:
         metadata = f.metadata() or {}
@@ -199,8 +199,9 @@ def _from_legacy_npz(path):
     if header.dtype != np.uint8 or header.ndim != 1:
         raise ValueError("the header is not a byte array")
     meta = _parse_tree(header.tobytes().decode("utf-8"))
-    if not isinstance(meta, dict) or meta.get("format") != LEGACY_FORMAT or meta.get("version") != 1:
-        raise ValueError(f"format {meta.get('format')!r} version {meta.get('version')!r}")
+    if not isinstance(meta, dict) or meta.get("format") != LEGACY_FORMAT \
+            or meta.get("version") != 1 or "tree" not in meta:
+        raise ValueError(f"its header is not a minigan 0.1 checkpoint's ({str(meta)[:80]})")
     return meta["tree"], arrays
 
 
@@ -217,12 +218,12 @@ def read_file(path, caller="load"):
         head = f.read(9)
     try:
         if head[:4] == b"PK\x03\x04":
-            _reject_torch_pickle(path, caller)
+            _reject_torch_pickle(path)
             tree, arrays = _from_legacy_npz(path)
         else:
             if len(head) < 9 or head[8:9] != b"{":
                 raise ValueError("it is neither a safetensors file nor a minigan .npz checkpoint")
-            tree, arrays, _ = _from_safetensors(path, caller)
+            tree, arrays, _ = _from_safetensors(path)
             if tree is None:
                 return arrays
         return _decode(tree, arrays)
@@ -234,7 +235,7 @@ def read_file(path, caller="load"):
                               f"and cannot be read ({type(e).__name__}: {e})") from None
 
 
-def _reject_torch_pickle(path, caller):
+def _reject_torch_pickle(path):
     with zipfile.ZipFile(path) as z:
         if any(name.endswith("data.pkl") for name in z.namelist()):
             raise _OtherKind(f"a PyTorch pickle (torch.save) file, which minigan never "

@@ -210,3 +210,10 @@ def test_file_objects_get_the_same_bounds():
         mg.load(bytesio.BytesIO(struct.pack("<Q", len(deep)) + deep))
     with pytest.raises(CheckpointError, match="declares 1000000000000000 bytes"):
         mg.load(bytesio.BytesIO(struct.pack("<Q", 10**15) + b"{}"))
+
+
+def test_old_npz_with_a_foreign_header_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "list.npz"
+    _npz(path, {"__meta__": _meta("[1, 2, 3]")})
+    with pytest.raises(CheckpointError, match="list.npz.*not a minigan 0.1 checkpoint"):
+        io.load_checkpoint(path)
