@@ -25,14 +25,11 @@ convolutions unless told not to); --tf32 turns it on in both. cudnn.benchmark is
     python bench/gpu.py --quick         # small shapes, one run each: a smoke test, timings meaningless
 """
 import argparse
-import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,153 +37,8 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
-
-# (network, kind, N, C_in, C_out, size, kernel, stride, padding, output_padding, bias): bench/kernels.py's layers
-CONVS = [
-    ("DCGAN", "conv", 64, 3, 64, 64, 4, 2, 1, 0, False), ("DCGAN", "conv", 64, 64, 128, 32, 4, 2, 1, 0, False),
-    ("DCGAN", "conv", 64, 128, 256, 16, 4, 2, 1, 0, False), ("DCGAN", "conv", 64, 256, 512, 8, 4, 2, 1, 0, False),
-    ("DCGAN", "conv", 64, 512, 1, 4, 4, 1, 0, 0, False),
-    ("DCGAN", "convT", 64, 100, 512, 1, 4, 1, 0, 0, False), ("DCGAN", "convT", 64, 512, 256, 4, 4, 2, 1, 0, False),
-    ("DCGAN", "convT", 64, 256, 128, 8, 4, 2, 1, 0, False), ("DCGAN", "convT", 64, 128, 64, 16, 4, 2, 1, 0, False),
-    ("DCGAN", "convT", 64, 64, 3, 32, 4, 2, 1, 0, False),
-    ("CycleGAN", "conv", 1, 3, 64, 256, 7, 1, 3, 0, True), ("CycleGAN", "conv", 1, 64, 128, 256, 3, 2, 1, 0, True),
-    ("CycleGAN", "conv", 1, 128, 256, 128, 3, 2, 1, 0, True), ("CycleGAN", "conv", 1, 256, 256, 64, 3, 1, 1, 0, True),
-    ("CycleGAN", "convT", 1, 256, 128, 64, 3, 2, 1, 1, True), ("CycleGAN", "convT", 1, 128, 64, 128, 3, 2, 1, 1, True),
-    ("CycleGAN", "conv", 1, 64, 3, 256, 7, 1, 3, 0, True),
-]
-# Rows run again with environment overrides, after the others: (index into CONVS, name suffix, env).
-# The 64 -> 3 head takes gpu.py's direct kernels by default; this row times the im2col + GEMM path.
-CONV_VARIANTS = [(len(CONVS) - 1, " (GEMM path)", {"MINIGAN_GPU_DIRECT": "0"})]
-ELEMENTWISE_SHAPES = {"small": (64, 128, 16, 16), "large": (64, 128, 64, 64)}
-MISMATCH = 1e-3
-
-
-class Framework:
-    """One framework on the GPU through its user-level API: tensors from NumPy, F, synchronise."""
-
-    def __init__(self, name, tf32=False, device="cuda"):
-        self.name, self.device, self.sync = name, device, (lambda: None)
-        if name == "torch":
-            import torch
-            import torch.nn.functional as F
-            torch.backends.cudnn.benchmark = True
-            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
-            self.F, self.module = F, torch
-            if device == "cuda":
-                self.sync = torch.cuda.synchronize
-        else:
-            import minigan
-            import minigan.nn.functional as F
-            self.F, self.module = F, minigan
-            if device == "cuda":
-                self.sync = minigan.backend.cp.cuda.Device().synchronize
-
-    def tensor(self, a, grad=False):
-        return self.module.tensor(a, device=self.device, requires_grad=grad)
-
-
-def median_ms(fn, sync, repeats, warmup):
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
-# ------------------------------------------------------------------ the cases, the same in both processes
-def conv_cases(quick):
-    """(key, group, name, input, make() -> (arrays, constants), call(F, *tensors), kernel args, env):
-    env is set while the row runs (minigan's side only)."""
-    cases = []
-    rows = [(i, "", {}) for i in range(len(CONVS))] + CONV_VARIANTS
-    for key, (i, suffix, env) in enumerate(rows):
-        net, kind, n, cin, cout, size, k, s, p, op, bias = CONVS[i]
-        if quick:
-            n, size = min(n, 2), (size if size <= 4 else max(4, size // 8))
-
-        def make(i=i, n=n, cin=cin, cout=cout, size=size, k=k, kind=kind, bias=bias):
-            rng = np.random.default_rng([0, i])
-            x = rng.standard_normal((n, cin, size, size), np.float32)
-            w_shape = (cout, cin, k, k) if kind == "conv" else (cin, cout, k, k)
-            w = rng.standard_normal(w_shape, np.float32) * np.float32(0.05)
-            return [x, w] + ([rng.standard_normal(cout, np.float32)] if bias else []), []
-        if kind == "conv":
-            call = (lambda F, *t, s=s, p=p: F.conv2d(*t, stride=s, padding=p))
-        else:
-            call = (lambda F, *t, s=s, p=p, op=op: F.conv_transpose2d(*t, stride=s, padding=p,
-                                                                      output_padding=op))
-        name = f"{kind} {cin}->{cout} k{k} s{s} p{p}" + (f" op{op}" if op else "") + suffix
-        cases.append((f"conv{key}", net, name, f"({n},{cin},{size},{size})", make, call, (kind, s, p, op), env))
-    return cases
-
-
-POINTWISE = [   # (group, name, call(F, x, *params, target), per-channel params, input kind)
-    ("norm", "BatchNorm2d train", lambda F, x, w, b: F.batch_norm(x, None, None, w, b, training=True), 2, "normal"),
-    ("norm", "InstanceNorm2d affine", lambda F, x, w, b: F.instance_norm(x, weight=w, bias=b), 2, "normal"),
-    ("activation", "LeakyReLU(0.2)", lambda F, x: F.leaky_relu(x, 0.2), 0, "normal"),
-    ("loss", "BCE (probabilities)", lambda F, x, t: F.binary_cross_entropy(x, t), 0, "probabilities"),
-    ("loss", "BCEWithLogits", lambda F, x, t: F.binary_cross_entropy_with_logits(x, t), 0, "normal"),
-    ("padding", "ReflectionPad2d(3)", lambda F, x: F.pad(x, (3, 3, 3, 3), mode="reflect"), 0, "normal"),
-]
-
-
-def pointwise_cases(quick):
-    cases = []
-    for i, (group, name, call, n_params, kind) in enumerate(POINTWISE):
-        for size, shape in ELEMENTWISE_SHAPES.items():
-            shape = (2, 4, 8, 8) if quick else shape
-
-            def make(i=i, size=size, shape=shape, n_params=n_params, kind=kind, group=group):
-                rng = np.random.default_rng([1, i, len(size)])
-                x = rng.standard_normal(shape, np.float32)
-                if kind == "probabilities":
-                    x = 1 / (1 + np.exp(-x))
-                params = [rng.standard_normal(shape[1], np.float32) for _ in range(n_params)]
-                targets = [rng.random(shape, np.float32)] if group == "loss" else []
-                return [x] + params, targets
-            cases.append((f"pw{i}{size}", group, name, str(shape), make, call, None, {}))
-    return cases
-
-
-def all_cases(quick):
-    return conv_cases(quick) + pointwise_cases(quick)
-
-
-def projection(fw, t, seed):
-    """(t . r, |t|) for fixed standard-normal directions r: a few numbers both processes can compare."""
-    r = fw.tensor(np.random.default_rng(seed).standard_normal(t.shape, np.float32))
-    t = t.detach()
-    return [float((t * r).sum().item()), float((t * t).sum().item()) ** 0.5]
-
-
-def run_case(fw, case, arrays, constants, repeats, warmup):
-    """{"fwd": ms, "fb": ms, "probe": [...]}: forward, forward+backward, and the correctness probe."""
-    call = case[5]
-    inputs = [fw.tensor(a, grad=True) for a in arrays]
-    constants = [fw.tensor(c) for c in constants]
-
-    def forward():
-        return call(fw.F, *inputs, *constants)
-    y = forward()
-    g = fw.tensor(np.random.default_rng(2).standard_normal(y.shape, np.float32))
-    y.backward(g)
-    probe = projection(fw, y, 3)
-    for j, t in enumerate(inputs):
-        probe += projection(fw, t.grad, 4 + j)
-        t.grad = None
-
-    def forward_backward():
-        forward().backward(g)
-        for t in inputs:
-            t.grad = None
-    return {"fwd": median_ms(forward, fw.sync, repeats, warmup),
-            "fb": median_ms(forward_backward, fw.sync, repeats, warmup), "probe": probe}
-
+from harness import (MISMATCH, Framework, all_cases, check_error, fmt, fmt_check, fmt_ratio,  # noqa: E402
+                     geometric_mean, median_ms, ratio, rows_of, run_all)
 
 def kernel_ms(case, arrays, constants, repeats, warmup):
     """The forward as bare minigan.kernels calls on CuPy arrays (no autograd, no nn.functional): what
@@ -222,37 +74,6 @@ def kernel_ms(case, arrays, constants, repeats, warmup):
     else:
         fn = lambda: kernels.reflection_pad2d_forward(raw[0], (3, 3, 3, 3))                    # noqa: E731
     return median_ms(fn, cp.cuda.Device().synchronize, repeats, warmup)
-
-
-@contextlib.contextmanager
-def environment(env):
-    """os.environ with `env` set, restored afterwards."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def run_all(fw, quick, repeats, warmup, kernels=False, log=print):
-    results = {}
-    for case in all_cases(quick):
-        try:
-            arrays, constants = case[4]()                 # the inputs, from the case's own seed
-            with environment(case[7]):
-                result = results[case[0]] = run_case(fw, case, arrays, constants, repeats, warmup)
-                if kernels:
-                    result["kernel"] = kernel_ms(case, arrays, constants, repeats, warmup)
-            log(f"{fw.name}: {case[2]} {case[3]}: fwd {result['fwd']:.3f} ms, f+b {result['fb']:.3f} ms")
-        except Exception as e:                    # a row that fails says why; the others still run
-            results[case[0]] = {"error": f"{type(e).__name__}: {e}"[:300]}
-            log(f"{fw.name}: {case[2]} {case[3]} failed: {results[case[0]]['error']}")
-    return results
 
 
 def torch_worker(args):
@@ -305,55 +126,8 @@ def free_pool():
         cp.get_default_memory_pool().free_all_blocks()
 
 
-def check_error(ours, theirs):
-    """The largest probe difference, relative to the norms, or None without both."""
-    if not ours or not theirs or len(ours) != len(theirs):
-        return None
-    errors = []
-    for k in range(0, len(ours), 2):                    # (projection, norm) pairs
-        scale = max(theirs[k + 1], 1e-30)
-        errors += [abs(ours[k] - theirs[k]) / scale, abs(ours[k + 1] - theirs[k + 1]) / scale]
-    return max(errors)
-
-
-def rows_of(quick, ours, theirs):
-    rows = []
-    for key, group, name, shape, *_ in all_cases(quick):
-        mine, ref = ours.get(key, {}), theirs.get(key, {})
-        t = {"fwd": (ref.get("fwd"), mine.get("fwd")), "fb": (ref.get("fb"), mine.get("fb")),
-             "kernel": mine.get("kernel"), "check": check_error(mine.get("probe"), ref.get("probe")),
-             "error": mine.get("error") or ref.get("error")}
-        rows.append((group, name, shape, t))
-    return rows
-
-
 def repeats_warmup(args):
     return (1, 1) if args.quick else (args.repeats, args.warmup)
-
-
-def fmt(ms):
-    return "-" if ms is None else f"{ms:.3f}"
-
-
-def ratio(pair):
-    torch_ms, ours_ms = pair
-    return None if torch_ms is None or not ours_ms else torch_ms / ours_ms
-
-
-def fmt_ratio(pair):
-    r = ratio(pair)
-    return "-" if r is None else f"{r:.2f}"
-
-
-def geometric_mean(values):
-    values = [v for v in values if v]
-    return float(np.exp(np.mean(np.log(values)))) if values else None
-
-
-def fmt_check(error):
-    if error is None:
-        return "-"
-    return f"{error:.1e}" + (" MISMATCH" if error > MISMATCH else "")
 
 
 def table(rows, header, quick, notes=()):
@@ -419,7 +193,7 @@ def main(argv=None):
     if args.device == "cuda" and not backend.gpu_available():
         sys.exit("bench/gpu.py needs CuPy and a CUDA device")
     fw = Framework("minigan", args.tf32, args.device)
-    ours = run_all(fw, args.quick, *repeats_warmup(args), kernels=args.device == "cuda",
+    ours = run_all(fw, args.quick, *repeats_warmup(args), extra=kernel_ms if args.device == "cuda" else None,
                    log=lambda m: print(m, flush=True))
     with tempfile.TemporaryDirectory() as tmp:
         step_row = dcgan_step_row(fw, args, tmp)
@@ -427,7 +201,7 @@ def main(argv=None):
         if not args.no_torch:
             free_pool()
             theirs, note = run_torch_worker(args, tmp)
-    rows = rows_of(args.quick, ours, theirs.get("cases", {})) + [step_row]
+    rows = rows_of(args.quick, ours, theirs.get("cases", {}), args.device) + [step_row]
     header = describe(theirs.get("version"), args.tf32) if args.device == "cuda" else \
         f"CPU run (tests the script only); {theirs.get('version')}."
     text = table(rows, header, args.quick,

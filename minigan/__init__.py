@@ -4,13 +4,7 @@
     >>> x = mg.randn(4, 3, requires_grad=True)
     >>> (x ** 2).mean().backward()
 """
-import os
-
-# Numba's OpenMP workers must sleep, not spin, when idle, or they stall the next BLAS call on a
-# small machine; this only takes effect before the OpenMP runtime loads (see docs/kernels.md).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 from . import backend
 from .autograd import (Function, Tensor, arange, cat, empty, empty_like, enable_grad, from_numpy,

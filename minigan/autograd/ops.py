@@ -132,7 +132,7 @@ class MatMul(Function):
                 f"{'second-to-last' if b.ndim > 1 else 'only'} dimension of other "
                 f"({b.shape[-2 if b.ndim > 1 else 0]})")
         ctx.save_for_backward(a, b)
-        return kernels.matmul(a, b)                    # 2-D: threaded BLAS split (kernels/cpu_blas.py)
+        return kernels.matmul(a, b)                    # 2-D: threaded BLAS split (kernels/cpu/gemm.py)
 
     @staticmethod
     def backward(ctx, g):

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..backend import cp
 from . import gpu_sources as src
+from .geometry import Geometry
 from .reference import conv_output_size, conv_transpose_output_size
 
 if cp is None:
@@ -108,11 +109,6 @@ def _contiguous(*arrays):
 
 # ---------------------------------------------------------------------------------- im2col / col2im
 
-def _geometry(kernel_size, stride, padding, dilation, grid):
-    """The int arguments (kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo) of the raw conv kernels."""
-    return (*kernel_size, *stride, *padding, *dilation, *grid)
-
-
 def _conv_grid(spatial, kernel_size, stride, padding, dilation):
     return tuple(conv_output_size(spatial[a], kernel_size[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
 
@@ -127,7 +123,7 @@ def im2col(x, kernel_size, stride, padding, dilation, out_size=None):
     cols = cp.empty((K, NL), x.dtype)
     if cols.size:
         _launch("im2col", x, (_blocks(NL), min(K, src.MAX_GRID_Y)), x, cols, N, C, H, W,
-                *_geometry(kernel_size, stride, padding, dilation, grid))
+                *Geometry.of(kernel_size, stride, padding, dilation, grid))
     return cols
 
 
@@ -141,7 +137,7 @@ def _col2im(cols, x_shape, kernel_size, stride, padding, dilation, grid, bias):
     if x.size:
         _launch("col2im", cols, (min(_blocks(x.size), src.MAX_GRID_X),), cols,
                 cols if bias is None else bias, x, bias is not None, N, C, H, W,   # cols: unread stand-in
-                *_geometry(kernel_size, stride, padding, dilation, grid))
+                *Geometry.of(kernel_size, stride, padding, dilation, grid))
     return x
 
 
@@ -207,7 +203,7 @@ def _direct_forward(x, w, b, stride, padding, dilation, grid):
     if y.size:
         _launch("conv_direct_forward", x, (min(_blocks(N * grid[0] * grid[1]), src.MAX_GRID_X),), x, w,
                 x if b is None else b, y, b is not None, N, C, H, W, O,          # x: unread stand-in
-                *_geometry((kh, kw), stride, padding, dilation, grid))
+                *Geometry.of((kh, kw), stride, padding, dilation, grid))
     return y
 
 
@@ -222,7 +218,7 @@ def _direct_input(gy, w, b, x_shape, stride, padding, dilation):
     if gx.size:
         _launch("conv_direct_input", gy, (min(_blocks(gx.size), src.MAX_GRID_X),), gy, w,
                 gy if b is None else b, gx, b is not None, N, C, H, W, O,        # gy: unread stand-in
-                *_geometry((kh, kw), stride, padding, dilation, gy.shape[2:]))
+                *Geometry.of((kh, kw), stride, padding, dilation, gy.shape[2:]))
     return gx
 
 
@@ -242,7 +238,7 @@ def _direct_weight(x, gy, w_shape, stride, padding, dilation):
         return gw
     partial = cp.empty((S, gw.size), np.float64)                          # (S, O*C*kh*kw)
     _launch("conv_direct_weight", x, (min(groups, src.MAX_GRID_X), S), x, gy, partial, N, C, H, W, O,
-            *_geometry((kh, kw), stride, padding, dilation, gy.shape[2:]))
+            *Geometry.of((kh, kw), stride, padding, dilation, gy.shape[2:]))
     _launch("conv_direct_weight_finish", x, (_blocks(gw.size),), partial, gw, S, gw.size)
     return gw
 

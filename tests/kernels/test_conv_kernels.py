@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minigan.kernels import cpu, cpu_direct, reference
+from minigan.kernels import cpu, reference
+from minigan.kernels.cpu import direct as cpu_direct
 from minigan.kernels.reference import conv_output_size, conv_transpose_output_size
 
 TOL = {np.float32: 2e-5, np.float64: 1e-11}
@@ -16,12 +17,12 @@ TOL = {np.float32: 2e-5, np.float64: 1e-11}
 @contextlib.contextmanager
 def layout(nhwc):
     """Force the column kernels channels-last (NHWC) or channels-first (NCHW) whatever the channel count."""
-    saved = cpu.NHWC_MIN_CHANNELS, cpu.NHWC_MAX_WIDTH
-    cpu.NHWC_MIN_CHANNELS, cpu.NHWC_MAX_WIDTH = (1, 10 ** 9) if nhwc else (10 ** 9, 0)
+    saved = cpu.conv.NHWC_MIN_CHANNELS, cpu.conv.NHWC_MAX_WIDTH
+    cpu.conv.NHWC_MIN_CHANNELS, cpu.conv.NHWC_MAX_WIDTH = (1, 10 ** 9) if nhwc else (10 ** 9, 0)
     try:
         yield
     finally:
-        cpu.NHWC_MIN_CHANNELS, cpu.NHWC_MAX_WIDTH = saved
+        cpu.conv.NHWC_MIN_CHANNELS, cpu.conv.NHWC_MAX_WIDTH = saved
 
 
 def assert_close(got, want, dtype):
@@ -95,16 +96,16 @@ def test_conv_transpose2d_cpu_matches_reference(case, needs, nhwc):
 @pytest.mark.parametrize("nhwc", [False, True])
 def test_chunked_gemm_path_matches_reference(monkeypatch, nhwc):
     """Small CHUNK_BYTES: row bands of one sample, single samples, a few samples per piece; gw accumulates."""
-    monkeypatch.setattr(cpu, "NHWC_MIN_CHANNELS", 1 if nhwc else 10 ** 9)
-    monkeypatch.setattr(cpu, "NHWC_MAX_WIDTH", 10 ** 9)
+    monkeypatch.setattr(cpu.conv, "NHWC_MIN_CHANNELS", 1 if nhwc else 10 ** 9)
+    monkeypatch.setattr(cpu.conv, "NHWC_MAX_WIDTH", 10 ** 9)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((5, 3, 9, 8)), rng.standard_normal((6, 3, 3, 3)), rng.standard_normal(6)
     want_y = reference.conv2d_forward(x, w, b, (2, 1), (1, 1), (1, 1))
     gy = rng.standard_normal(want_y.shape)
     want = reference.conv2d_backward(x, w, gy, (2, 1), (1, 1), (1, 1))
     for chunk in (1, 3456, 3 * 9 * 20 * 8):      # 1-row bands, 2-row bands, 2-3 samples per chunk
-        monkeypatch.setattr(cpu, "CHUNK_BYTES", chunk)
-        monkeypatch.setattr(cpu, "MIN_COLUMNS", 1)
+        monkeypatch.setattr(cpu.conv, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(cpu.conv, "MIN_COLUMNS", 1)
         assert_close(cpu.conv2d_forward(x, w, b, (2, 1), (1, 1), (1, 1)), want_y, np.float64)
         for g, r in zip(cpu.conv2d_backward(x, w, gy, (2, 1), (1, 1), (1, 1)), want):
             assert_close(g, r, np.float64)
@@ -210,15 +211,15 @@ def test_direct_path_geometries(stride, dilation, padding, kernel):
 
 @pytest.mark.parametrize("shape", [(40, 7, 9), (5, 7, 33), (1, 3, 1)])
 def test_split_matmul_matches_numpy(monkeypatch, shape):
-    """cpu_blas.matmul cuts products into per-thread blocks of rows or columns; views and strided outputs."""
-    from minigan.kernels import cpu_blas
-    monkeypatch.setattr(cpu_blas, "MIN_SPLIT_FLOPS", 0)
+    """cpu.gemm.matmul cuts products into per-thread blocks of rows or columns; views and strided outputs."""
+    from minigan.kernels.cpu import gemm
+    monkeypatch.setattr(gemm, "MIN_SPLIT_FLOPS", 0)
     m, k, n = shape
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((k, m)).T, rng.standard_normal((n, k)).T       # transposed views
     big = np.zeros((m, n + 5))
     out = big[:, 2: 2 + n]                                                    # strided rows
-    np.testing.assert_allclose(cpu_blas.matmul(a, b, out), a @ b, rtol=1e-12)
+    np.testing.assert_allclose(gemm.matmul(a, b, out), a @ b, rtol=1e-12)
     np.testing.assert_array_equal(big[:, :2], 0)
     np.testing.assert_array_equal(big[:, 2 + n:], 0)
 

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minigan.kernels import cpu, cpu_pointwise, reference
+from minigan.kernels import cpu, reference
+from minigan.kernels.cpu import activation
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -37,7 +38,7 @@ def test_batch_norm_matches_reference(shape, dtype, affine, training, seed):
         close(got, want, dtype, 100)
 
 
-@pytest.mark.parametrize("n", [7, cpu_pointwise.PARALLEL_MIN + 3])
+@pytest.mark.parametrize("n", [7, activation.PARALLEL_MIN + 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_leaky_relu_matches_reference_exactly(n, dtype):
     rng = np.random.default_rng(0)
@@ -134,3 +135,14 @@ def test_reference_matches_torch():
     yt.backward(torch.tensor(g))
     np.testing.assert_array_equal(reference.reflection_pad2d_forward(x, pad), yt.detach().numpy())
     np.testing.assert_allclose(reference.reflection_pad2d_backward(g, pad), xt.grad.numpy(), atol=1e-12)
+
+
+def test_dispatchers_mirror_reference_and_cpu_signatures():
+    """kernels' written-out dispatchers, reference and cpu take the same arguments, name by name."""
+    import inspect
+
+    from minigan import kernels
+    for name in kernels.NAMES:
+        want = inspect.signature(getattr(reference, name))
+        assert inspect.signature(getattr(kernels, name)) == want, name
+        assert inspect.signature(getattr(cpu, name)) == want, name

@@ -1,4 +1,4 @@
-"""Channels-last (NHWC) column pipeline for convolutions with many image channels (used by cpu.py).
+"""Channels-last (NHWC) column pipeline for convolutions with many image channels (used by conv.py).
 
 In NCHW, an im2col row is a run of Wo pixels, read with the conv's stride: on DCGAN's 4x4 stride-2
 layers (Wo = 4..32) that is a short strided gather per row, and im2col/col2im cost as much as the GEMM.
@@ -14,7 +14,7 @@ Debug with NUMBA_DISABLE_JIT=1.
 import numpy as np
 from numba import njit, prange
 
-from .cpu_rows import _add, _copy
+from .rows import _add, _copy
 
 _BLOCK = 64      # pixels per task of the transposes
 

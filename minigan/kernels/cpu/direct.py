@@ -1,4 +1,4 @@
-"""Direct convolution loops for layers with few output channels (cpu.py's path for O <= 4).
+"""Direct convolution loops for layers with few output channels (conv.py's path for O <= 4).
 
 A conv with O = 3 as a GEMM has 3 rows: BLAS runs it at a tenth of its speed, and its im2col matrix
 (64*7*7 rows by 256*256 columns for the last CycleGAN layer) is 822 MB. Here every output row is built
@@ -11,12 +11,12 @@ multiple of 4) does four times the work per load and store of dst, about 75 GFLO
 64 -> 3 k7 layer against 40 for one tap at a time. Other width-strides take the one-tap loops
 (`_strided_*`).
 
-`geom` is cpu._geometry's tuple (kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo). Debug with NUMBA_DISABLE_JIT=1.
+`geom` is a kernels.geometry.Geometry (kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo). Debug with NUMBA_DISABLE_JIT=1.
 """
 import numpy as np
 from numba import njit, prange
 
-from .cpu_rows import _axpy, _dot, _taps, _taps4_axpy, _taps4_dot, _valid
+from .rows import _axpy, _dot, _taps, _taps4_axpy, _taps4_dot, _valid
 
 MAX_CHANNELS = 4     # output channels up to which the direct loops beat im2col + GEMM
 MIN_WIDTH = 16       # narrower outputs leave the vector loops too short; use the GEMM path
@@ -41,7 +41,7 @@ def _padded_taps(w, flip=False):
 
 def forward(x, w, bias, geom, y):
     """y (N, O, Ho, Wo) = conv(x (N, C, H, W), w (O, C, kh, kw)) + bias (O,) or empty."""
-    if geom[3] == 1:
+    if geom.sw == 1:
         _unit_forward(x, _padded_taps(w), bias, geom, y)
     else:
         _strided_forward(x, w, bias, geom, y)
@@ -49,7 +49,7 @@ def forward(x, w, bias, geom, y):
 
 def backward_input(gy, w, geom, gx):
     """gx (N, C, H, W): the adjoint of forward applied to gy (N, O, Ho, Wo)."""
-    if geom[3] == 1:
+    if geom.sw == 1:
         _unit_backward_input(gy, _padded_taps(w, flip=True), geom, gx)
     else:
         _strided_backward_input(gy, w, geom, gx)
@@ -57,7 +57,7 @@ def backward_input(gy, w, geom, gx):
 
 def backward_weight(x, gy, geom, gw):
     """gw (O, C, kh, kw) = sum over (n, ho, wo) of gy[n, o, ho, wo] * x_pad[n, c, ho*sh+i*dh, wo*sw+j*dw]."""
-    if geom[3] == 1:
+    if geom.sw == 1:
         KP = -(-gw.shape[3] // 4) * 4
         acc = np.zeros(gw.shape[:3] + (KP,))
         _unit_backward_weight(x, gy, geom, acc)

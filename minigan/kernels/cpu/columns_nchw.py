@@ -1,4 +1,4 @@
-"""Channels-first (NCHW) column kernels: the layout of reference.im2col, used by cpu.py for images with
+"""Channels-first (NCHW) column kernels: the layout of reference.im2col, used by conv.py for images with
 few channels (an RGB input, say), where a row of Wo pixels is a longer run than kw*C channels.
 
 cols is (C*kh*kw, N*Ho*Wo) as in reference.py; these kernels fill or fold one piece of it at a time:
@@ -7,12 +7,12 @@ its columns are (n, ho, wo) -> n*(ho1 - ho0)*Wo + (ho - ho0)*Wo + wo. Debug with
 """
 from numba import njit, prange
 
-from .cpu_rows import _add, _copy, _taps, _valid
+from .rows import _add, _copy, _taps, _valid
 
 
 @njit(parallel=True, cache=True)
 def im2col(x, piece, geom, cols):
-    """cols (C*kh*kw, piece's columns) <- the patches of x (N, C, H, W); geom as in cpu._geometry."""
+    """cols (C*kh*kw, piece's columns) <- the patches of x (N, C, H, W); geom: a kernels.geometry.Geometry."""
     kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
     n0, m, ho0, ho1 = piece
     C, H, W = x.shape[1], x.shape[2], x.shape[3]

@@ -1,8 +1,8 @@
 """Row helpers shared by the CPU loops: tiny inline functions over 1-D views.
 
 They all index their arguments from 0. Numba cannot vectorise a[i + offset] when the offset might be
-negative (it checks for wraparound: negative indices count from the end), so the loops in cpu_nchw,
-cpu_nhwc and cpu_direct slice a view that starts where the data starts and loop over that.
+negative (it checks for wraparound: negative indices count from the end), so the loops in columns_nchw,
+columns_nhwc and direct slice a view that starts where the data starts and loop over that.
 """
 from numba import njit
 

@@ -1,50 +1,26 @@
-"""CPU kernels: Numba loops plus BLAS matrix products, with the same names and signatures as reference.py.
+"""Convolutions on the CPU: im2col -> GEMM -> col2im, with the names and signatures of reference.py.
 
-Read reference.py first: it has the math, the shapes and the column layout. This file is the fast
+Read kernels/reference.py first: it has the math, the shapes and the column layout. This is the fast
 version of the same functions:
 
 - Convolutions run as im2col -> GEMM -> col2im over pieces of the batch (a few MB of columns at a time,
-  so they stay in cache and the scratch buffers stay small). GEMMs go to numpy's BLAS (cpu_blas.matmul)
-  with `out=`, into per-thread scratch arrays that are reused across calls: big temporaries allocated
-  afresh each call come back as fresh pages, which costs more than the copies themselves.
+  so they stay in cache and the scratch buffers stay small). GEMMs go to gemm.matmul with `out=`, into
+  per-thread scratch arrays that are reused across calls: big temporaries allocated afresh each call
+  come back as fresh pages, which costs more than the copies themselves.
+- Columns come in two layouts: NCHW (columns_nchw.py) and channels-last (columns_nhwc.py), see below.
 - Layers with a few output channels (64 -> 3 at 256x256, say) skip the columns: a GEMM with 3 rows runs
-  at a tenth of BLAS speed and its column matrix is hundreds of MB. Direct loops (cpu_direct.py) do them.
-- Norm, activation, loss and padding kernels (cpu_pointwise.py) are fused Numba loops.
+  at a tenth of BLAS speed and its column matrix is hundreds of MB. Direct loops (direct.py) do them.
 
-Threading (docs/kernels.md has the measurements): nothing may spin while waiting, because on 2 shared
-cores a spinning thread steals the core from the thread it waits for. Numba's parallel loops run on
-OpenMP with OMP_WAIT_POLICY=PASSIVE, set here (unless already set) before its pool starts, which only
-works if nothing loaded libgomp earlier (torch does: import minigan first; we warn otherwise). numpy's
-OpenBLAS is set to one thread and cpu_blas.matmul splits each GEMM over minigan's own sleeping threads.
-`threading_info()` reports the arrangement in force.
-
-Debugging: NUMBA_DISABLE_JIT=1 runs every kernel as plain Python (slow, but pdb and print work);
-NUMBA_NUM_THREADS=1 runs the parallel loops on one thread.
+Threads: threads.py. Debugging: NUMBA_DISABLE_JIT=1 runs every kernel as plain Python (slow, but pdb
+and print work); NUMBA_NUM_THREADS=1 runs the parallel loops on one thread.
 """
-import os
 import threading
-import warnings
 
+import numpy as np
 
-def _libgomp_loaded():
-    try:
-        with open("/proc/self/maps") as maps:
-            return "libgomp" in maps.read()
-    except OSError:       # not Linux: nothing to tell
-        return False
-
-
-_OMP_POLICY_AT_LOAD = os.environ.get("OMP_WAIT_POLICY") if _libgomp_loaded() else "PASSIVE"
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when the OpenMP runtime loads (Numba's pool)
-if (_OMP_POLICY_AT_LOAD or "").upper() != "PASSIVE":
-    warnings.warn("minigan: the OpenMP runtime was loaded before minigan (by torch?) with a spinning wait "
-                  "policy; Numba's idle threads will then slow down the CPU convolutions. Import minigan "
-                  "first, or export OMP_WAIT_POLICY=PASSIVE.", RuntimeWarning, stacklevel=2)
-
-import numpy as np                                       # noqa: E402
-
-from . import cpu_blas, cpu_direct, cpu_nchw, cpu_nhwc    # noqa: E402
-from .reference import conv_output_size, conv_transpose_output_size   # noqa: E402
+from ..geometry import Geometry
+from ..reference import conv_output_size, conv_transpose_output_size
+from . import columns_nchw, columns_nhwc, direct, gemm
 
 CHUNK_BYTES = 8 << 20         # target size of one piece of im2col columns ...
 MIN_COLUMNS = 2048            # ... but at least this many columns, so that the GEMMs stay efficient
@@ -68,19 +44,6 @@ def release_workspaces():
     _scratch.__dict__.pop("buffers", None)
 
 
-def threading_info():
-    """How the thread pools are set up: Numba's layer and threads, OpenMP's wait policy, the GEMM threads."""
-    import numba
-    try:
-        layer = numba.threading_layer()
-    except ValueError:        # no parallel kernel has run yet
-        layer = "not started"
-    return {"numba_threading_layer": layer, "numba_threads": numba.get_num_threads(),
-            "OMP_WAIT_POLICY": _OMP_POLICY_AT_LOAD or "unset (spinning)",
-            "gemm_threads": f"{cpu_blas.THREADS} (minigan's)" if cpu_blas.SPLIT else "BLAS's own",
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
-
-
 def _no_bias(dtype):
     return np.empty(0, dtype)
 
@@ -89,19 +52,13 @@ def _no_bias(dtype):
 # A conv has a column side (im2col, then a GEMM with the weights: conv forward, convT backward-input)
 # and an image side (a GEMM, then col2im: conv backward-input, convT forward); the weight gradient is a
 # third GEMM that shares the column side's or the image side's operands. Each side runs over pieces of
-# the batch (a few samples, or a band of rows of one), in one of two layouts: NHWC columns (cpu_nhwc)
-# for images with many channels on a narrow grid, NCHW columns (cpu_nchw) otherwise.
-
-def _geometry(kernel, stride, padding, dilation, grid):
-    """The int tuple the kernels take: (kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo), (Ho, Wo) = column grid."""
-    return (kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
-            dilation[0], dilation[1], grid[0], grid[1])
-
+# the batch (a few samples, or a band of rows of one), in one of two layouts: NHWC columns (columns_nhwc)
+# for images with many channels on a narrow grid, NCHW columns (columns_nchw) otherwise.
 
 def _pieces(N, K, geom, dtype, split_rows):
     """(n0, m, ho0, ho1) pieces of about CHUNK_BYTES of columns (MIN_COLUMNS at least): m whole samples,
     or (split_rows) bands of output rows of one sample when a sample alone is larger."""
-    Ho, Wo = geom[8], geom[9]
+    Ho, Wo = geom.Ho, geom.Wo
     columns = max(CHUNK_BYTES // max(1, K * np.dtype(dtype).itemsize), MIN_COLUMNS)
     rows = max(1, columns // Wo)                                                 # output rows per piece
     if rows < Ho and split_rows:
@@ -117,23 +74,23 @@ def _rows(a3, piece, Wo, name):
     if m == 1:
         return a3[n0, :, a * Wo: b * Wo]
     S = workspace(name, (a3.shape[1], m * a3.shape[2]), a3.dtype)
-    cpu_nchw.images_to_rows(a3, n0, m, S)
+    columns_nchw.images_to_rows(a3, n0, m, S)
     return S
 
 
 def _channels_last(C, geom):
     """NHWC columns when a patch row (kw*C floats) is long and an NCHW row (grid width Wo) is short, and one
     sample's columns are not too big (NHWC pieces are whole samples; NCHW ones can be bands of rows)."""
-    sample_bytes = C * geom[0] * geom[1] * geom[8] * geom[9] * 4
-    return C >= NHWC_MIN_CHANNELS and geom[9] <= NHWC_MAX_WIDTH and sample_bytes <= 8 * CHUNK_BYTES
+    sample_bytes = C * geom.kh * geom.kw * geom.Ho * geom.Wo * 4
+    return C >= NHWC_MIN_CHANNELS and geom.Wo <= NHWC_MAX_WIDTH and sample_bytes <= 8 * CHUNK_BYTES
 
 
 def _accumulate(acc, a, b, first):
     """acc = a @ b on the first chunk, acc += a @ b afterwards (through a scratch product)."""
     if first:
-        cpu_blas.matmul(a, b, out=acc)
+        gemm.matmul(a, b, out=acc)
     else:
-        acc += cpu_blas.matmul(a, b, out=workspace("gw", acc.shape, acc.dtype))
+        acc += gemm.matmul(a, b, out=workspace("gw", acc.shape, acc.dtype))
 
 
 def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
@@ -146,14 +103,14 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
     a plain copy of NCHW data. Channels-last columns enter the GEMMs transposed (BLAS reads them so).
     """
     N, C, H, W = src.shape
-    kh, kw, Wo, L = geom[0], geom[1], geom[9], geom[8] * geom[9]
+    kh, kw, Wo, L = geom.kh, geom.kw, geom.Wo, geom.Ho * geom.Wo
     K = C * kh * kw
     nhwc = _channels_last(C, geom)
     bias = _no_bias(src.dtype) if bias is None else bias
     if nhwc:
         srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
-        cpu_nhwc.to_nhwc(src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
-        w2 = None if w is None else cpu_nhwc.weight_rows(w)                   # (O, kh*kw*C)
+        columns_nhwc.to_nhwc(src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
+        w2 = None if w is None else columns_nhwc.weight_rows(w)                   # (O, kh*kw*C)
     else:
         w2 = None if w is None else w.reshape(w.shape[0], K)                   # (O, C*kh*kw)
     out3 = None if out is None else out.reshape(N, out.shape[1], L)
@@ -164,25 +121,25 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
         Lp = (b - a) * Wo
         if nhwc:
             cols = workspace("cols", (m * Lp, K), src.dtype)
-            cpu_nhwc.im2col(srch, C, n0, m, geom, cols)
+            columns_nhwc.im2col(srch, C, n0, m, geom, cols)
             cols = cols.T                                                     # (K, m*Lp), a view
         else:
             cols = workspace("cols", (K, m * Lp), src.dtype)
-            cpu_nchw.im2col(src, piece, geom, cols)
+            columns_nchw.im2col(src, piece, geom, cols)
         if out is not None:
             if m == 1:
-                Y = cpu_blas.matmul(w2, cols, out=out3[n0, :, a * Wo: b * Wo])      # (O, K) @ (K, Lp)
+                Y = gemm.matmul(w2, cols, out=out3[n0, :, a * Wo: b * Wo])      # (O, K) @ (K, Lp)
                 if bias.size:
                     Y += bias[:, None]
             else:
-                Y = cpu_blas.matmul(w2, cols, out=workspace("rows", (w2.shape[0], m * Lp), src.dtype))
-                cpu_nchw.rows_to_images(Y, n0, m, bias, out3)
+                Y = gemm.matmul(w2, cols, out=workspace("rows", (w2.shape[0], m * Lp), src.dtype))
+                columns_nchw.rows_to_images(Y, n0, m, bias, out3)
         if gw is not None:                                                    # (O', m*Lp) @ (m*Lp, K)
             _accumulate(gw, _rows(g3, piece, Wo, "rows2"), cols.T, k == 0)
     if gw is None:
         return None
     shape = (gw.shape[0], C, kh, kw)
-    return cpu_nhwc.weight_from_rows(gw, shape) if nhwc else gw.reshape(shape)
+    return columns_nhwc.weight_from_rows(gw, shape) if nhwc else gw.reshape(shape)
 
 
 def _image_side(src, w, geom, out, bias=None, gw_src=None):
@@ -193,18 +150,18 @@ def _image_side(src, w, geom, out, bias=None, gw_src=None):
     """
     N, O = src.shape[:2]
     C, H, W = out.shape[1:]
-    kh, kw, Wo, L = geom[0], geom[1], geom[9], geom[8] * geom[9]
+    kh, kw, Wo, L = geom.kh, geom.kw, geom.Wo, geom.Ho * geom.Wo
     K = C * kh * kw
     nhwc = _channels_last(C, geom)
     bias = _no_bias(src.dtype) if bias is None else bias
     s3 = src.reshape(N, O, L)
     gw = None if gw_src is None else np.empty((O, K), src.dtype)
     if nhwc:
-        w2 = cpu_nhwc.weight_rows(w)                                          # (O, kh*kw*C)
+        w2 = columns_nhwc.weight_rows(w)                                          # (O, kh*kw*C)
         outh = workspace("nhwc_out", (N, H, W * C), src.dtype)
         if gw_src is not None:
             srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
-            cpu_nhwc.to_nhwc(gw_src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
+            columns_nhwc.to_nhwc(gw_src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
     else:
         w2 = w.reshape(O, K)
     for k, piece in enumerate(_pieces(N, K, geom, src.dtype, split_rows=not nhwc)):
@@ -213,29 +170,29 @@ def _image_side(src, w, geom, out, bias=None, gw_src=None):
         S = _rows(s3, piece, Wo, "rows")                                      # (O, m*Lp)
         if nhwc:
             cols = workspace("cols", (m * Lp, K), src.dtype)
-            cpu_blas.matmul(S.T, w2, out=cols)                                # (m*Lp, O) @ (O, K)
-            cpu_nhwc.col2im(cols, C, n0, m, geom, bias, outh)
+            gemm.matmul(S.T, w2, out=cols)                                # (m*Lp, O) @ (O, K)
+            columns_nhwc.col2im(cols, C, n0, m, geom, bias, outh)
             if gw is not None:
-                cpu_nhwc.im2col(srch, C, n0, m, geom, cols)
+                columns_nhwc.im2col(srch, C, n0, m, geom, cols)
                 _accumulate(gw, S, cols, k == 0)                              # (O, m*Lp) @ (m*Lp, K)
             continue
         cols = workspace("cols", (K, m * Lp), src.dtype)
-        cpu_blas.matmul(w2.T, S, out=cols)                                    # (K, O) @ (O, m*Lp)
-        cpu_nchw.col2im(cols, piece, geom, bias, out)
+        gemm.matmul(w2.T, S, out=cols)                                    # (K, O) @ (O, m*Lp)
+        columns_nchw.col2im(cols, piece, geom, bias, out)
         if gw is not None:
-            cpu_nchw.im2col(gw_src, piece, geom, cols)
+            columns_nchw.im2col(gw_src, piece, geom, cols)
             _accumulate(gw, S, cols.T, k == 0)                                # (O, m*Lp) @ (m*Lp, K)
     if nhwc:
-        cpu_nhwc.to_nchw(outh.reshape(N, H * W, C), 0, _no_bias(src.dtype), out.reshape(N, C, H * W))
+        columns_nhwc.to_nchw(outh.reshape(N, H * W, C), 0, _no_bias(src.dtype), out.reshape(N, C, H * W))
     if gw is None:
         return None
-    return cpu_nhwc.weight_from_rows(gw, w.shape) if nhwc else gw.reshape(w.shape)
+    return columns_nhwc.weight_from_rows(gw, w.shape) if nhwc else gw.reshape(w.shape)
 
 
 def _bias_grad(gy):
     """gb (C,) = gy (N, C, H, W) summed over N, H, W."""
     out = np.empty(gy.shape[1], np.float64)
-    cpu_nchw.channel_sum(gy.reshape(gy.shape[0], gy.shape[1], -1), out)
+    columns_nchw.channel_sum(gy.reshape(gy.shape[0], gy.shape[1], -1), out)
     return out.astype(gy.dtype)
 
 
@@ -251,10 +208,10 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
     N, _, H, W = x.shape
     O, C, kh, kw = w.shape
     Ho, Wo = (conv_output_size((H, W)[a], (kh, kw)[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
-    geom = _geometry((kh, kw), stride, padding, dilation, (Ho, Wo))
+    geom = Geometry.of((kh, kw), stride, padding, dilation, (Ho, Wo))
     y = np.empty((N, O, Ho, Wo), x.dtype)
-    if cpu_direct.suits(O, Wo):
-        cpu_direct.forward(x, w, _no_bias(x.dtype) if b is None else b, geom, y)
+    if direct.suits(O, Wo):
+        direct.forward(x, w, _no_bias(x.dtype) if b is None else b, geom, y)
     else:
         _column_side(x, geom, w=w, out=y, bias=b)
     return y
@@ -263,15 +220,15 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
 def conv2d_backward(x, w, gy, stride, padding, dilation, needs=(True, True, True)):
     """(gx, gw, gb) of conv2d_forward for gy (N, O, Ho, Wo); None where needs[k] is False."""
     x, w, gy = _contiguous(x, w, gy)
-    geom = _geometry(w.shape[2:], stride, padding, dilation, gy.shape[2:])
+    geom = Geometry.of(w.shape[2:], stride, padding, dilation, gy.shape[2:])
     gx = gw = None
-    if cpu_direct.suits(w.shape[0], gy.shape[3]):
+    if direct.suits(w.shape[0], gy.shape[3]):
         if needs[0]:
             gx = np.empty_like(x)
-            cpu_direct.backward_input(gy, w, geom, gx)
+            direct.backward_input(gy, w, geom, gx)
         if needs[1]:
             gw = np.empty_like(w)
-            cpu_direct.backward_weight(x, gy, geom, gw)
+            direct.backward_weight(x, gy, geom, gw)
     elif needs[0]:
         gx = np.empty_like(x)
         gw = _image_side(gy, w, geom, gx, gw_src=x if needs[1] else None)
@@ -292,14 +249,14 @@ def conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
     Ho, Wo = (conv_transpose_output_size((H, W)[a], (kh, kw)[a], stride[a], padding[a], output_padding[a],
                                          dilation[a]) for a in (0, 1))
     y = np.empty((N, Cout, Ho, Wo), x.dtype)
-    _image_side(x, w, _geometry((kh, kw), stride, padding, dilation, (H, W)), y, bias=b)
+    _image_side(x, w, Geometry.of((kh, kw), stride, padding, dilation, (H, W)), y, bias=b)
     return y
 
 
 def conv_transpose2d_backward(x, w, gy, stride, padding, output_padding, dilation, needs=(True, True, True)):
     """(gx, gw, gb) of conv_transpose2d_forward: gx = conv2d(gy, w), gw = X @ im2col(gy).T."""
     x, w, gy = _contiguous(x, w, gy)
-    geom = _geometry(w.shape[2:], stride, padding, dilation, x.shape[2:])
+    geom = Geometry.of(w.shape[2:], stride, padding, dilation, x.shape[2:])
     gx = gw = None
     if needs[0]:
         gx = np.empty_like(x)
@@ -316,7 +273,7 @@ def im2col(x, kernel_size, stride, padding, dilation, out_size=None):
     grid = out_size or tuple(conv_output_size((H, W)[a], kernel_size[a], stride[a], padding[a], dilation[a])
                              for a in (0, 1))
     cols = np.empty((C * kernel_size[0] * kernel_size[1], N * grid[0] * grid[1]), x.dtype)
-    cpu_nchw.im2col(x, (0, N, 0, grid[0]), _geometry(kernel_size, stride, padding, dilation, grid), cols)
+    columns_nchw.im2col(x, (0, N, 0, grid[0]), Geometry.of(kernel_size, stride, padding, dilation, grid), cols)
     return cols
 
 
@@ -327,13 +284,6 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation, out_size=None)
     grid = out_size or tuple(conv_output_size((H, W)[a], kernel_size[a], stride[a], padding[a], dilation[a])
                              for a in (0, 1))
     out = np.empty(x_shape, cols.dtype)
-    cpu_nchw.col2im(cols, (0, N, 0, grid[0]), _geometry(kernel_size, stride, padding, dilation, grid),
+    columns_nchw.col2im(cols, (0, N, 0, grid[0]), Geometry.of(kernel_size, stride, padding, dilation, grid),
                     _no_bias(cols.dtype), out)
     return out
-
-
-from .cpu_pointwise import (  # noqa: E402,F401  (the norm, activation, loss and padding kernels)
-    batch_norm_apply, batch_norm_backward, batch_norm_stats, binary_cross_entropy_backward,
-    binary_cross_entropy_forward, binary_cross_entropy_with_logits_backward,
-    binary_cross_entropy_with_logits_forward, leaky_relu_backward, leaky_relu_forward,
-    reflection_pad2d_backward, reflection_pad2d_forward)
