@@ -147,6 +147,14 @@ def reflection_pad2d_backward(gy, pad):
     return module_for(gy).reflection_pad2d_backward(gy, pad)
 
 
+# ------------------------------------------------------------------------------------------- optimizer
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay):
+    """One Adam step on one parameter, in place: reference.adam_step."""
+    return module_for(param).adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2,
+                                       eps, weight_decay)
+
+
 def matmul(a, b, out=None):
     """a @ b. 2-D NumPy products go through cpu.gemm (split over minigan's threads, numpy's BLAS at one
     thread inside them: cpu/threads.py); anything else is xp.matmul."""
@@ -163,5 +171,5 @@ NAMES = ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_
          "leaky_relu_forward", "leaky_relu_backward",
          "binary_cross_entropy_forward", "binary_cross_entropy_backward",
          "binary_cross_entropy_with_logits_forward", "binary_cross_entropy_with_logits_backward",
-         "reflection_pad2d_forward", "reflection_pad2d_backward")
+         "reflection_pad2d_forward", "reflection_pad2d_backward", "adam_step")
 __all__ = list(NAMES) + ["matmul", "module_for", "cpu"]

@@ -29,6 +29,7 @@ import numpy as np
 from ..backend import cp
 from . import gpu_sources as src
 from .geometry import Geometry
+from .reference import adam_step  # noqa: F401  (NumPy's ufuncs hand CuPy arrays to CuPy)
 from .reference import conv_output_size, conv_transpose_output_size
 
 if cp is None:

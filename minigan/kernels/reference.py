@@ -12,6 +12,8 @@ They take and return raw arrays, never Tensors. Conventions shared by all three 
 - Backward functions take `needs` (one flag per gradient) and return None for gradients not asked for.
 - Reductions 'mean' | 'sum' return a 0-d array, 'none' an array shaped like the input.
 """
+import math
+
 import numpy as np
 
 
@@ -295,3 +297,28 @@ def reflection_pad2d_backward(gy, pad):
     gx = np.zeros((N, C, H, W), dtype=gy.dtype)
     np.add.at(gx, (slice(None), slice(None), rows[:, None], cols[None, :]), gy)
     return gx
+
+
+# ------------------------------------------------------------------------------------------- optimizer
+# One Adam step on one parameter, in place. NumPy's ufuncs hand CuPy arrays to CuPy, so this also runs on
+# the GPU (gpu.adam_step is this function); the CPU kernel reproduces its order of operations, so the two
+# round alike.
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay):
+    """Adam (torch's formula) on param, updating exp_avg, exp_avg_sq and (AMSGrad, else None)
+    max_exp_avg_sq in place; `step` counts from 1. All arrays share param's shape and dtype.
+
+    g = grad + weight_decay * param;  m += (1 - beta1) (g - m);  v = beta2 v + (1 - beta2) g^2;
+    param -= lr / (1 - beta1^step) * m / (sqrt(v or max(v_max, v)) / sqrt(1 - beta2^step) + eps)
+    """
+    if weight_decay:
+        grad = grad + weight_decay * param
+    exp_avg += (grad - exp_avg) * (1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += grad * grad * (1 - beta2)
+    second = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        second = max_exp_avg_sq
+    denom = np.sqrt(second) / math.sqrt(1 - beta2 ** step) + eps
+    param -= exp_avg / denom * (lr / (1 - beta1 ** step))

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Tensor, enable_grad
 
 
@@ -265,35 +265,14 @@ class Adam(Optimizer):
         return loss
 
     def _update(self, p, state, lr, beta1, beta2, eps, weight_decay, amsgrad):
-        """In-place Adam step on one parameter; `work` is the only scratch array."""
-        param, grad = p.array, p.grad.array
-        xp = backend.get_array_module(param)
+        """In-place Adam step on one parameter: one fused pass on the CPU (kernels.adam_step)."""
+        param = p.array
         exp_avg = self._state_array(state, "exp_avg", param)
         exp_avg_sq = self._state_array(state, "exp_avg_sq", param)
-        work = self._scratch_like(p)
-        if weight_decay:
-            grad = grad + weight_decay * param
+        second = self._state_array(state, "max_exp_avg_sq", param) if amsgrad else None
         state["step"] += 1
-        step = state["step"]
-        xp.subtract(grad, exp_avg, out=work)          # m += (1 - beta1) (g - m)  (torch's lerp)
-        work *= 1 - beta1
-        exp_avg += work
-        exp_avg_sq *= beta2                           # v = beta2 v + (1 - beta2) g^2
-        xp.multiply(grad, grad, out=work)
-        work *= 1 - beta2
-        exp_avg_sq += work
-        if amsgrad:
-            second = self._state_array(state, "max_exp_avg_sq", param)
-            xp.maximum(second, exp_avg_sq, out=second)
-        else:
-            second = exp_avg_sq
-        step_size = lr / (1 - beta1 ** step)
-        xp.sqrt(second, out=work)                     # denom = sqrt(v) / sqrt(1 - beta2^t) + eps
-        work /= math.sqrt(1 - beta2 ** step)
-        work += eps
-        xp.divide(exp_avg, work, out=work)            # p -= step_size * m / denom
-        work *= step_size
-        param -= work
+        kernels.adam_step(param, p.grad.array, exp_avg, exp_avg_sq, second, state["step"], lr, beta1, beta2,
+                          eps, weight_decay)
 
 
 class AdamW(Adam):
