@@ -15,7 +15,6 @@ the hot path).
 `state_dict()` has torch's shape: {"state": {index: {"step": int, "exp_avg": array, ...}},
 "param_groups": [{"lr": ..., "params": [index, ...]}, ...]}, so a checkpoint can hold it.
 """
-import math
 
 import numpy as np
 
