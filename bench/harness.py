@@ -190,11 +190,13 @@ def environment(env):
                 os.environ[k] = v
 
 
-def run_all(fw, quick, repeats, warmup, extra=None, log=print):
+def run_all(fw, quick, repeats, warmup, extra=None, log=print, groups=None):
     """{case key: run_case's result} for every case; extra(case, arrays, constants, repeats, warmup), when
     given, adds a "kernel" time to each."""
     results = {}
     for case in all_cases(quick, fw.device):
+        if groups and case[1] not in groups:
+            continue
         try:
             arrays, constants = case[4]()                 # the inputs, from the case's own seed
             with environment(case[7]):

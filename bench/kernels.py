@@ -71,7 +71,8 @@ def worker(args):
         info = (f"minigan: Numba {t['numba_threading_layer']} x {t['numba_threads']}, GEMMs "
                 f"{t['gemm_threads']}")
     repeats, warmup = (1, 1) if args.quick else (args.repeats, args.warmup)
-    cases = run_all(fw, args.quick, repeats, warmup, log=lambda m: print(m, flush=True))
+    groups = args.only.split(",") if args.only else None
+    cases = run_all(fw, args.quick, repeats, warmup, log=lambda m: print(m, flush=True), groups=groups)
     info += f"; OpenBLAS core {blas_core()}"
     other = "minigan" if args.worker == "torch" else "torch"
     Path(args.json).write_text(json.dumps({"info": info, "cases": cases, "isolated": other not in sys.modules}))
@@ -84,7 +85,8 @@ def run_worker(name, args, setting, tmp):
     if SETTINGS[setting]:
         env["OPENBLAS_CORETYPE"] = SETTINGS[setting]
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--json", str(out),
-           "--repeats", str(args.repeats), "--warmup", str(args.warmup)] + (["--quick"] if args.quick else [])
+           "--repeats", str(args.repeats), "--warmup", str(args.warmup)] + (["--quick"] if args.quick else []) \
+        + (["--only", args.only] if args.only else [])
     done = subprocess.run(cmd, env=env)
     if done.returncode != 0 or not out.exists():
         sys.exit(f"bench/kernels.py: the {name} worker failed (rc {done.returncode}); its output is above")
@@ -116,6 +118,8 @@ def table(setting, ours, theirs, quick):
              "| check |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     totals = {}
     for group, name, shape, t in rows:
+        if t["fb"] == (None, None):
+            continue                                            # not run (--only)
         check = "ERROR " + t["error"] if t.get("error") else fmt_check(t.get("check"))
         lines.append(f"| {group} | {name} | {shape} | {fmt(t['fwd'][0])} | {fmt(t['fwd'][1])} | "
                      f"{fmt_ratio(t['fwd'])} | {fmt(t['fb'][0])} | {fmt(t['fb'][1])} | {fmt_ratio(t['fb'])} | {check} |")
@@ -147,6 +151,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per cell first")
     parser.add_argument("--out", help="markdown file (default bench/results/kernels-<setting>.md); "
                                       "with --setting both, the settings' tables one after the other")
+    parser.add_argument("--only", help="comma list of row groups: DCGAN, CycleGAN, CycleGAN-64, norm, activation, "
+                                       "loss, padding (default: all)")
     parser.add_argument("--worker", choices=("minigan", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

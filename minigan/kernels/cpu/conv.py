@@ -85,6 +85,12 @@ def _channels_last(C, geom):
     return C >= NHWC_MIN_CHANNELS and geom.Wo <= NHWC_MAX_WIDTH and sample_bytes <= 8 * CHUNK_BYTES
 
 
+def _rows_buffer(nhwc, shape, dtype):
+    """Where a weight gradient (O, K) accumulates: a reused buffer when it is in NHWC order (weight_from_rows
+    then makes the array returned), else the new array returned itself."""
+    return workspace("gw_rows", shape, dtype) if nhwc else np.empty(shape, dtype)
+
+
 def _accumulate(acc, a, b, first):
     """acc = a @ b on the first chunk, acc += a @ b afterwards (through a scratch product)."""
     if first:
@@ -110,12 +116,13 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
     if nhwc:
         srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
         columns_nhwc.to_nhwc(src.reshape(N, C, H * W), 0, N, srch.reshape(N, H * W, C))
-        w2 = None if w is None else columns_nhwc.weight_rows(w)                   # (O, kh*kw*C)
+        w2 = None if w is None else columns_nhwc.weight_rows(w, workspace("w_rows", (w.shape[0], K), w.dtype))
+        # (O, kh*kw*C), in a reused buffer: a fresh one per call costs its page faults
     else:
         w2 = None if w is None else w.reshape(w.shape[0], K)                   # (O, C*kh*kw)
     out3 = None if out is None else out.reshape(N, out.shape[1], L)
     g3 = None if grad_src is None else grad_src.reshape(N, grad_src.shape[1], L)
-    gw = None if grad_src is None else np.empty((g3.shape[1], K), src.dtype)
+    gw = None if grad_src is None else _rows_buffer(nhwc, (g3.shape[1], K), src.dtype)
     for k, piece in enumerate(_pieces(N, K, geom, src.dtype, split_rows=not nhwc)):
         n0, m, a, b = piece
         Lp = (b - a) * Wo
@@ -155,9 +162,9 @@ def _image_side(src, w, geom, out, bias=None, gw_src=None):
     nhwc = _channels_last(C, geom)
     bias = _no_bias(src.dtype) if bias is None else bias
     s3 = src.reshape(N, O, L)
-    gw = None if gw_src is None else np.empty((O, K), src.dtype)
+    gw = None if gw_src is None else _rows_buffer(nhwc, (O, K), src.dtype)
     if nhwc:
-        w2 = columns_nhwc.weight_rows(w)                                          # (O, kh*kw*C)
+        w2 = columns_nhwc.weight_rows(w, workspace("w_rows", (O, K), w.dtype))     # (O, kh*kw*C)
         outh = workspace("nhwc_out", (N, H, W * C), src.dtype)
         if gw_src is not None:
             srch = workspace("nhwc_src", (N, H, W * C), src.dtype)
