@@ -257,3 +257,11 @@ def fmt_check(error):
     return f"{error:.1e}" + (" MISMATCH" if error > MISMATCH else "")
 
 
+def cpu_model():
+    """The CPU's model name and logical CPU count, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return f"{names[0]}, {len(names)} logical CPUs" if names else "unknown CPU"
+    except OSError:
+        return "unknown CPU"

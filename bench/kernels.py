@@ -33,7 +33,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
-from harness import Framework, fmt, fmt_check, fmt_ratio, geometric_mean, ratio, rows_of, run_all  # noqa: E402
+from harness import Framework, cpu_model, fmt, fmt_check, fmt_ratio, geometric_mean, ratio, rows_of, run_all  # noqa: E402
 
 SETTINGS = {"detected": None, "haswell": "Haswell"}
 NETWORKS = ("DCGAN", "CycleGAN", "CycleGAN-64")
@@ -94,15 +94,6 @@ def run_worker(name, args, setting, tmp):
     if not result["isolated"]:
         sys.exit(f"bench/kernels.py: the {name} worker imported the other framework; its timings are void")
     return result
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]}, {len(names)} logical CPUs" if names else "unknown CPU"
-    except OSError:
-        return "unknown CPU"
 
 
 def table(setting, ours, theirs, quick):

@@ -18,8 +18,12 @@ minigan worker builds the models and saves their initial weights to a .npz file,
 builds the same networks and loads them with ``load_state_dict(strict=True)`` (same layout, keys and
 shapes, so the same networks). Each warms up (on CUDA: NVRTC compilation and CuPy's kernel cache,
 cuDNN's autotuning with ``cudnn.benchmark``), times ``--steps`` steps, each ended by a device
-synchronise, and reports the median. TF32 is off on both sides unless ``--tf32``. Memory: the process's resident set once the models are
-built and its peak after the steps (for minigan the growth includes loading Numba's compiled
+synchronise, and reports the median. On the CPU each case runs under both BLAS settings
+(``--setting``): OPENBLAS_CORETYPE unset (the core OpenBLAS detects) and Haswell (as these machines are
+set; only numpy's BLAS, and so only minigan, is affected). Run nothing else on the machine meanwhile:
+torch's OpenMP threads spin while they wait and lose far more than minigan's to a busy machine, so a
+loaded machine flatters minigan. TF32 is off on both sides unless ``--tf32``. Memory: the process's
+resident set once the models are built and its peak after the steps (for minigan the growth includes loading Numba's compiled
 kernels), and for minigan the peak of NumPy's allocations during one more step, traced by
 ``tracemalloc``; on CUDA, CuPy's pool and torch's max_memory_allocated.
 Ratio = torch time / minigan time (1.0 = as fast as PyTorch). Writes a markdown table to ``--out``.
@@ -27,7 +31,6 @@ Ratio = torch time / minigan time (1.0 = as fast as PyTorch). Writes a markdown 
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -37,6 +40,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import cpu_model  # noqa: E402
 
 CASES = {
     "dcgan": dict(kind="dcgan", batch=64, size=64, ngf=64, ndf=64, nz=100),
@@ -51,6 +56,7 @@ QUICK = {
     "pix2pix": dict(kind="pix2pix", batch=2, size=32, ngf=4, ndf=4, num_downs=5),
 }
 LR, BETAS = 2e-4, (0.5, 0.999)
+SETTINGS = {"detected": None, "haswell": "Haswell"}      # OPENBLAS_CORETYPE: unset, or forced
 
 
 def rss_bytes():
@@ -357,7 +363,8 @@ def worker(framework, case, device, steps, warmup, weights_path, tf32=False):
         sync()
         times.append(time.perf_counter() - start)
     result = {"median_s": float(np.median(times)), "times_s": times, "built_rss": built_rss,
-              "peak_rss": peak_rss_bytes()}
+              "peak_rss": peak_rss_bytes(),
+              "isolated": ("minigan" if framework == "torch" else "torch") not in sys.modules}
     if framework == "torch":
         import torch
         result["version"] = torch.__version__
@@ -379,15 +386,22 @@ def worker(framework, case, device, steps, warmup, weights_path, tf32=False):
     return result
 
 
-def measure(framework, name, case, device, steps, warmup, weights_path, tf32=False):
-    """worker() in a fresh process; run minigan's first: it writes the weights torch's reads."""
+def measure(framework, name, case, device, steps, warmup, weights_path, tf32=False, coretype=None):
+    """worker() in a fresh process (OPENBLAS_CORETYPE=coretype, or unset); run minigan's first: it writes
+    the weights torch's reads. Refuses a result from a process that had the other framework imported."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--case-json",
            json.dumps(case), "--device", device, "--steps", str(steps), "--warmup", str(warmup),
            "--weights", weights_path] + (["--tf32"] if tf32 else [])
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.update({"OPENBLAS_CORETYPE": coretype} if coretype else {})
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{framework} {name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result.get("isolated", True):
+        raise RuntimeError(f"{framework} {name}: the worker had the other framework imported; timings void")
+    return result
 
 
 def mib(n):
@@ -397,11 +411,11 @@ def mib(n):
 def table(rows, device, tf32=False):
     extra = f" TF32 {'on' if tf32 else 'off'} in both, cudnn.benchmark on." if device == "cuda" else ""
     lines = [f"Training step, minigan vs PyTorch {rows[0]['torch']['version']}, device {device}, "
-             f"{os.cpu_count()} CPU threads, {platform.processor() or platform.machine()}. "
+             f"{cpu_model()}. Each framework in its own process, the other not imported. "
              f"Median of timed steps; ratio = torch time / minigan time.{extra}", "",
-             "| case | minigan ms/step | torch ms/step | ratio | minigan MiB: RSS built -> peak, "
-             "NumPy traced peak | torch MiB: RSS built -> peak |",
-             "|---|---|---|---|---|---|"]
+             "| case | OPENBLAS_CORETYPE | minigan ms/step | torch ms/step | ratio | minigan MiB: RSS built -> "
+             "peak, NumPy traced peak | torch MiB: RSS built -> peak |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         ours, theirs = r["minigan"], r["torch"]
         ours_mem = (f"{mib(ours['built_rss'])} -> {mib(ours['peak_rss'])}, "
@@ -411,7 +425,7 @@ def table(rows, device, tf32=False):
             ours_mem += f" (GPU pool {mib(ours.get('device_peak'))})"
             theirs_mem += f" (GPU {mib(theirs.get('device_peak'))})"
         ratio = theirs["median_s"] / ours["median_s"]
-        lines.append(f"| {r['name']} ({r['shape']}) | {ours['median_s'] * 1e3:.1f} | "
+        lines.append(f"| {r['name']} ({r['shape']}) | {SETTINGS[r['setting']] or 'unset'} | {ours['median_s'] * 1e3:.1f} | "
                      f"{theirs['median_s'] * 1e3:.1f} | {ratio:.2f}x | {ours_mem} | {theirs_mem} |")
     return "\n".join(lines) + "\n"
 
@@ -425,6 +439,8 @@ def main(argv=None):
                    help="timed steps (default: cpu 5, 256x256 3; cuda 20, 256x256 10)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: cpu 2, cuda 3)")
     p.add_argument("--tf32", action="store_true", help="on cuda, let both frameworks use TF32")
+    p.add_argument("--setting", choices=("both",) + tuple(SETTINGS), default="both",
+                   help="OPENBLAS_CORETYPE on the CPU: detected (unset), haswell, or both (default)")
     p.add_argument("--out", default="out/bench_train_step.md", help="markdown table file")
     p.add_argument("--worker", choices=("minigan", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--case-json", help=argparse.SUPPRESS)
@@ -442,23 +458,25 @@ def main(argv=None):
     if unknown:
         p.error(f"--cases: unknown {unknown}; expected some of {list(CASES)}")
     rows, gpu = [], args.device == "cuda"
+    settings = ["detected"] if gpu else list(SETTINGS) if args.setting == "both" else [args.setting]
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
+        for name, setting in [(n, s) for s in settings for n in names]:
             case = (QUICK if args.quick else CASES)[name]
             big = case["size"] >= 256
             steps = args.steps or (1 if args.quick else (10 if big else 20) if gpu else 3 if big else 5)
             warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3 if gpu else 2)
-            row = {"name": name, "shape": f"batch {case['batch']}, {case['size']}x{case['size']}"}
+            row = {"name": name, "shape": f"batch {case['batch']}, {case['size']}x{case['size']}",
+                   "setting": setting}
             weights = os.path.join(tmp, f"{name}.npz")
             try:
                 for framework in ("minigan", "torch"):      # minigan first: it writes the weights
                     row[framework] = measure(framework, name, case, args.device, steps, warmup,
-                                             weights, args.tf32)
+                                             weights, args.tf32, SETTINGS[setting])
             except RuntimeError as e:                       # the other cases still run
                 print(f"{name}: {e}", flush=True)
                 continue
             rows.append(row)
-            print(f"{name}: minigan {row['minigan']['median_s'] * 1e3:.1f} ms, torch "
+            print(f"{name} ({setting}): minigan {row['minigan']['median_s'] * 1e3:.1f} ms, torch "
                   f"{row['torch']['median_s'] * 1e3:.1f} ms, ratio "
                   f"{row['torch']['median_s'] / row['minigan']['median_s']:.2f}x", flush=True)
     if not rows:
