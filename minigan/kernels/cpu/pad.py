@@ -3,12 +3,20 @@
 The row and column reflections are worked out once in NumPy (_reflect_index); the kernels only gather
 (forward) or scatter-add (backward) through them. Math: kernels/reference.py. Debug with NUMBA_DISABLE_JIT=1.
 """
+import functools
+
 import numpy as np
 from numba import njit, prange
 
+
+@functools.lru_cache(maxsize=64)
 def _reflect_index(n, before, after):
+    """Source row of each of the n + before + after rows of a reflect-padded axis (read-only, memoised:
+    a network pads the same few sizes over and over)."""
     i = np.abs(np.arange(-before, n + after))
-    return np.where(i > n - 1, 2 * (n - 1) - i, i)
+    rows = np.where(i > n - 1, 2 * (n - 1) - i, i)
+    rows.flags.writeable = False
+    return rows
 
 
 @njit(parallel=True, cache=True)
