@@ -126,7 +126,8 @@ def worker(case, steps, warmup, out):
         grad.append(counters["grad_reduce"])
     params = {name: sum(p.array.nbytes for p in m.parameters()) for name, m in models.items()}
     row = {"step": statistics.median(times), "collectives": statistics.median(comm),
-           "grad_reduce": statistics.median(grad), "grad_bytes": sum(counters["grad_bytes"].values()),
+           "grad_reduce": statistics.median(grad),
+           "grad_bytes": sum(counters["grad_bytes"].values()),
            "param_bytes": params, "calls": counters["calls"], "world": dist.get_world_size()}
     if dist.is_main_process():
         with open(out, "w") as f:
@@ -200,7 +201,7 @@ def scaling_table(name, compute, grad_bytes, small_calls):
 
 
 def _gradient_bytes(*models):
-    """float32 bytes of the models' parameters: what one step all-reduces when each is updated once."""
+    """float32 bytes of the parameters: what a step all-reduces when each model is updated once."""
     return 4 * sum(p.numel() for m in models for p in m.parameters())
 
 

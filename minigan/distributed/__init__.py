@@ -1,4 +1,4 @@
-"""minigan.distributed: data-parallel training over MPI (CPU) and NCCL (GPU), torch.distributed's names.
+"""minigan.distributed: data-parallel training over MPI (CPU) and NCCL (GPU), with torch's names.
 
 Launch one process per rank with ``mpiexec -n N python script.py``; in the script:
 

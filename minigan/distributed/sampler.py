@@ -64,7 +64,7 @@ class DistributedSampler:
         self.total_size = self.num_samples * self.num_replicas
 
     def set_epoch(self, epoch):
-        """Use the order of ``epoch`` on the next pass (call it with the same value on every rank)."""
+        """Use the order of ``epoch`` on the next pass (the same value on every rank)."""
         self.epoch = _check_int(epoch, "epoch", 0)
 
     def indices(self, epoch=None):

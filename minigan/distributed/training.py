@@ -4,9 +4,9 @@ per-rank random state in checkpoints, agreement on losses and on stopping, and a
 - ``is_main_process()``: rank 0 (or no process group) alone writes checkpoints, grids, metrics and
   draws the progress bar.
 - Seeds: ``mg.manual_seed(seed)`` on every rank before the models are built (the same initial
-  weights; DistributedDataParallel also broadcasts rank 0's), then ``mg.manual_seed(rank_seed(seed))``
-  so that each rank draws its own noise and dropout masks. ``rank_seed`` is ``seed`` itself on rank 0,
-  so a one-process run is unchanged.
+  weights; DistributedDataParallel also broadcasts rank 0's), then
+  ``mg.manual_seed(rank_seed(seed))`` so that each rank draws its own noise and dropout masks.
+  ``rank_seed`` is ``seed`` itself on rank 0, so a one-process run is unchanged.
 - Checkpoints: ``rng_state()`` gathers every rank's generator state (a collective: call it on every
   rank, then write on rank 0); ``set_rng_state(state)`` gives each rank its own back.
   ``check_world_size(saved, allow_reshard)`` refuses a resume at another world size unless asked.
@@ -135,7 +135,8 @@ class DistributedImagePool:
 
     def state_dict(self):
         rng = self.pool.rng
-        return {"pool": self.pool.state_dict(), "rng": {} if rng is None else rng.bit_generator.state}
+        return {"pool": self.pool.state_dict(),
+                "rng": {} if rng is None else rng.bit_generator.state}
 
     def load_state_dict(self, state, device="cpu"):
         self.pool.load_state_dict(state["pool"], device)

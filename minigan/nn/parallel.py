@@ -37,7 +37,7 @@ from .module import Module
 
 
 class _ReduceOnBackward(Function):
-    """Identity on the forward; its backward tells the DDP wrapper `ddp` a backward pass reached it."""
+    """Identity in forward; its backward tells the wrapper `ddp` that a backward pass reached it."""
 
     @staticmethod
     def forward(ctx, output, ddp):

@@ -63,7 +63,8 @@ class SyncBatchNormFunction(Function):
     def backward(ctx, gy):
         if is_grad_enabled():
             raise RuntimeError("SyncBatchNorm: double backward (create_graph=True, as a gradient "
-                               "penalty needs) is not supported; use norm='none' or 'instance' in D")
+                               "penalty needs) is not supported; use norm='none' or 'instance' "
+                               "in D")
         x, weight = (t.array if t is not None else None for t in ctx.saved_tensors)
         gy = gy.array
         xp = backend.get_array_module(x)
@@ -78,8 +79,8 @@ class SyncBatchNormFunction(Function):
         d = -scale * sums[:C] / M - b * ctx.mean.astype(np.float64)
         gx = None
         if ctx.needs_input_grad[0]:
-            gx = gy * _per_channel(scale, x.ndim).astype(x.dtype) \
-                + x * _per_channel(b, x.ndim).astype(x.dtype) + _per_channel(d, x.ndim).astype(x.dtype)
+            per_channel = (lambda v: _per_channel(v, x.ndim).astype(x.dtype))
+            gx = gy * per_channel(scale) + x * per_channel(b) + per_channel(d)
         return (None if gx is None else Tensor(gx),
                 Tensor(gweight) if ctx.needs_input_grad[1] else None,
                 Tensor(gbias) if ctx.needs_input_grad[2] else None, None, None, None, None)

@@ -31,7 +31,7 @@ NZ, SIDE = 8, 16
 
 
 def images(n, channels, seed):
-    """n fixed pseudo-images in [-1, 1]: (n, channels, SIDE, SIDE) float64, the same on every rank."""
+    """n fixed pseudo-images in [-1, 1]: (n, channels, SIDE, SIDE) float64, alike on every rank."""
     return np.tanh(np.random.default_rng(seed).normal(size=(n, channels, SIDE, SIDE)))
 
 
