@@ -4,7 +4,7 @@ import numpy as np
 from .. import backend
 from .. import random as mg_random
 from . import ops, shape as shape_ops
-from .function import run_backward
+from .function import _state as engine_state, run_backward
 from .tensor import Tensor, _as_array, _initial_grad
 
 
@@ -194,3 +194,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                f"outputs; pass allow_unused=True if this is expected")
         result.append(g if g is None or create_graph else g.detach())
     return tuple(result)
+
+
+def queue_callback(callback):
+    """Call `callback()` once, when the backward pass now running has finished (torch's engine
+    `queue_callback`). Called from a Function's backward; DistributedDataParallel all-reduces there."""
+    engine_state.__dict__.setdefault("callbacks", []).append(callback)

@@ -289,6 +289,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
         if targets is not None and accumulate:
             for key, grad in found.items():
                 _accumulate_leaf(targets[key], grad, create_graph)
+    for callback in _state.__dict__.pop("callbacks", ()):     # queued by api.queue_callback
+        callback()
     return found
 
 
