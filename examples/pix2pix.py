@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 import minigan as mg
 from minigan import io
+from minigan.data import Dataset
 from minigan.data.paired import PREPROCESS, AlignedFolder
 from minigan.data.scenes import PairedSceneTest, SceneLabelsToPhoto
 from minigan.gans import TrainingLoop, cli
@@ -49,6 +50,7 @@ from minigan.gans.pix2pix import Pix2Pix
 from minigan.gans.schedules import LR_POLICIES
 from minigan.gans.translation import score_translation, stack_field
 from minigan.models.patchgan import PatchDiscriminator
+from minigan.models.unet import UnetGenerator
 
 GRID_ROWS = 6
 TITLE = "pix2pix"
@@ -136,11 +138,8 @@ def build_data(args):
         train = SceneLabelsToPhoto(args.n_train, args.size, seed=args.seed, flip=flip)
         test = PairedSceneTest(args.n_test, args.size, seed=args.seed)
         return train, stack_field(test, 2), stack_field(test, 0), (3, 3)   # labels -> summer
-    wanted = None if args.input_nc is None and args.output_nc is None else \
-        max(args.input_nc or 1, args.output_nc or 1)
     train = AlignedFolder(args.data, "train", args.direction, args.load_size, args.size,
-                          preprocess=args.preprocess, flip=flip, channels=wanted,
-                          skip_bad=args.skip_bad_images)
+                          preprocess=args.preprocess, flip=flip, skip_bad=args.skip_bad_images)
     channels = (args.input_nc or train.channels, args.output_nc or train.channels)
     for phase in ("test", "val"):
         if os.path.isdir(os.path.join(args.data, phase)):
@@ -160,7 +159,7 @@ def _channels(image, channels):
     return image.mean(axis=0, keepdims=True) if channels == 1 else np.repeat(image, 3, axis=0)
 
 
-class _Channels:
+class _Channels(Dataset):
     """A paired dataset whose (a, b) are given the channel counts --input-nc/--output-nc ask."""
 
     def __init__(self, dataset, channels):
@@ -171,24 +170,22 @@ class _Channels:
         return len(self.dataset)
 
     def get(self, index, rng):
-        a, b = self.dataset.get(index, rng)
-        return _channels(a, self.channels[0]), _channels(b, self.channels[1])
-
-    def __getitem__(self, index):
-        a, b = self.dataset[index]
+        a, b = self.dataset.get(index, rng)                  # the loader's per-sample generator
         return _channels(a, self.channels[0]), _channels(b, self.channels[1])
 
 
 def build_models(channels, config, device, path=None):
-    get = (lambda k, default=None: config.get(k, default)) if path is None else \
-        (lambda k, default=None: config.get(k, default) if default is not None
-         else cli.config_value(config, k, path))
+    """G and D from a run's config (``path``: the --test checkpoint it came from, for errors)."""
+    def get(key, default=None):
+        if default is not None or path is None:
+            return config.get(key, default)
+        return cli.config_value(config, key, path)
+
     c_a, c_b = channels
     norm, net = get("norm", "batch"), get("netG", "") or ""
     if net.startswith("resnet_"):
         G = define_G(net, c_a, c_b, get("ngf"), norm, use_dropout=not get("no_dropout"))
     else:
-        from minigan.models.unet import UnetGenerator
         G = UnetGenerator(c_a, c_b, get("num_downs"), get("ngf"), norm=norm,
                           use_dropout=not get("no_dropout"))
     D = PatchDiscriminator(c_a + c_b, get("ndf"), get("n_layers"), norm=norm)

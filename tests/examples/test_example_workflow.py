@@ -248,3 +248,23 @@ def test_pages_render_in_headless_chromium(cyclegan_run, tmp_path):
         assert shot.is_file(), done.stderr[-2000:]
         pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
         assert pixels.std() > 5                     # more than a blank page: pictures drawn
+
+
+def test_pix2pix_channel_overrides_keep_the_loaders_generator(tmp_path):
+    """--input-nc/--output-nc on aligned pairs; the wrapped dataset still draws its crops and
+    flips from the loader's per-sample generator (not dataset[i]'s fixed one)."""
+    from minigan.data import DataLoader, sample_rng
+    pix = example("pix2pix")
+    (tmp_path / "d" / "train").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (40, 80, 3), dtype=np.uint8)).save(
+            tmp_path / "d" / "train" / f"{i}.png")
+    args = pix.parse_args(["--data", str(tmp_path / "d"), "--size", "32", "--output-nc", "1"])
+    train, _, _, channels = pix.build_data(args)
+    assert channels == (3, 1)
+    loader = DataLoader(train, batch_size=4, shuffle=False, seed=3)
+    a, b = next(iter(loader))
+    assert a.shape == (4, 3, 32, 32) and b.shape == (4, 1, 32, 32)
+    direct = train.dataset.get(0, sample_rng(3, 0, 0))
+    np.testing.assert_array_equal(a.numpy()[0], direct[0])
