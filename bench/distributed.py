@@ -10,11 +10,12 @@ Cases (float32, the examples' models, the library's trainers ``gans.GAN`` and ``
 - ``cyclegan64``: CycleGAN at 64x64, ResNet G with 6 blocks, ngf = ndf = 32, instance norm, pools
   of 50 (``DistributedImagePool`` under MPI), global batch 2 (2 x 1 or 1 x 2).
 
-Each configuration runs in its own job: ``mpiexec -n 2`` with NUMBA_NUM_THREADS=1 per rank, and one
-plain process with NUMBA_NUM_THREADS=2. Each warms up, times ``--steps`` steps (median), and
-counts the time spent inside collectives (all of them, waiting for the slower rank included) and,
-within that, in DistributedDataParallel's gradient reduction (flattening and unflattening the
-buckets included), plus the gradient bytes one step all-reduces, per model. Writes a markdown
+Each configuration runs in its own job: ``mpiexec -n 2`` with NUMBA_NUM_THREADS=1 and
+OPENBLAS_NUM_THREADS=1 per rank, and one plain process with both at 2. Each warms up, times
+``--steps`` steps (median), and counts the time spent inside collectives (all of them, waiting for
+the slower rank included) and, within that, in DistributedDataParallel's gradient reduction
+(flattening and unflattening the buckets included), plus the gradient bytes one step all-reduces,
+per model. Writes a markdown
 table to ``--out`` and prints it; docs/distributed.md turns these numbers into a scaling model.
 """
 import argparse
@@ -147,7 +148,9 @@ def run(case, ranks, threads, steps, warmup):
                    str(steps), "--warmup", str(warmup), "--row", out]
         if ranks > 1:
             command = [_mpiexec(), "-n", str(ranks)] + command
-        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+        # OPENBLAS_NUM_THREADS: with one Numba thread the kernels leave GEMMs to numpy's BLAS and
+        # its own threads, which spin; two ranks x 2 spinning BLAS threads on 2 cores ran 15x slower
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
         for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"):
             env.pop(name, None)
         subprocess.run(command, check=True, env=env, timeout=1800)
@@ -157,7 +160,8 @@ def run(case, ranks, threads, steps, warmup):
 
 def table(rows):
     lines = ["| case | ranks x threads | global batch | step (s) | steps/s | collectives (ms/step) "
-             "| of which gradient all-reduce (ms/step) | gradient MB/step | params MB per model |",
+             "| DDP gradient reduction, packing included (ms/step) | gradient MB/step "
+             "| params MB per model |",
              "|---|---|---|---|---|---|---|---|---|"]
     for (case, ranks, threads), row in rows.items():
         batch = {"dcgan32": 64, "cyclegan64": 2}[case]

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or _m
 
 def launch(scenario, out, ranks=2):
     """Run the scenario as an MPI job; returns (CompletedProcess, seconds)."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     start = time.monotonic()
     done = subprocess.run([_mpiexec(), "-n", str(ranks), sys.executable, WORKER, scenario,
                            str(out)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
