@@ -20,6 +20,9 @@ from .random import manual_seed
 from . import nn, optim  # noqa: E402  (mg.nn, mg.optim like torch.nn, torch.optim)
 from .serialization import load, save  # noqa: E402  (mg.save / mg.load, as safetensors)
 from . import utils  # noqa: E402  (mg.utils.data, mg.utils.save_image, like torch.utils)
+from . import backends, cuda  # noqa: E402  (torch.cuda.is_available(), torch.backends.cudnn.benchmark)
+from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,  # noqa: E402
+                     LongTensor)
 
 float32, float64, int64, int32, uint8 = np.float32, np.float64, np.int64, np.int32, np.uint8
 float, double, long, int, bool = float32, float64, int64, int32, np.bool_     # torch's aliases

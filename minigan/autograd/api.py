@@ -200,3 +200,13 @@ def queue_callback(callback):
     """Call `callback()` once, when the backward pass now running has finished (torch's engine
     `queue_callback`). Called from a Function's backward; DistributedDataParallel all-reduces there."""
     engine_state.__dict__.setdefault("callbacks", []).append(callback)
+
+
+def Variable(data, requires_grad=False, volatile=False):
+    """torch.autograd.Variable, kept for old scripts: the tensor itself (a Variable has been a Tensor
+    since torch 0.4), or a leaf that requires a gradient when requires_grad=True. `volatile` is ignored."""
+    t = data if isinstance(data, Tensor) else tensor(np.asarray(data))
+    if requires_grad and not t.requires_grad:
+        t = t.detach()
+        t.requires_grad = True
+    return t

@@ -173,10 +173,13 @@ class Tensor(ArrayMethods):
     def type(self, dtype=None):
         """Without an argument the type's name ("minigan.FloatTensor"); else `to(dtype)`.
 
-        dtype: a NumPy dtype or name ("float32"), or torch's names ("torch.FloatTensor").
+        dtype: a NumPy dtype or name ("float32"), torch's names ("torch.FloatTensor"), or a legacy
+        type (mg.FloatTensor, mg.cuda.FloatTensor: its device too).
         """
         if dtype is None:
             return "minigan." + _TYPE_NAMES.get(self.dtype, str(self.dtype))
+        if isinstance(getattr(dtype, "device", None), str):         # a legacy type, e.g. mg.cuda.FloatTensor
+            return self.to(dtype.device, dtype.dtype)
         if isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
             names = {v: k for k, v in _TYPE_NAMES.items()}
             dtype = names[dtype.split(".")[-1]]
