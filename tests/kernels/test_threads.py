@@ -68,3 +68,26 @@ def test_one_blas_thread_nests_and_restores():
             assert threads.blas_threads() == 1
         assert threads.blas_threads() == 1
     assert threads.blas_threads() == before
+
+
+def test_one_numba_thread_still_keeps_numpys_blas_at_one_thread_inside_gemms(monkeypatch):
+    """With NUMBA_NUM_THREADS=1 (one per MPI rank) nothing is split, but OpenBLAS must not run its own
+    spinning threads beside another rank's: gemm.matmul still pins it to one thread."""
+    import numpy as np
+
+    from minigan.kernels.cpu import gemm, threads
+    if not threads.PINNED:
+        pytest.skip("numpy's BLAS cannot be told its thread count here")
+    seen = []
+    monkeypatch.setattr(threads, "SPLIT", False)
+    real = np.matmul
+
+    def spy(a, b, out=None):
+        seen.append(threads.blas_threads())
+        return real(a, b, out=out)
+    monkeypatch.setattr(gemm.np, "matmul", spy)
+    a, b = np.ones((300, 300)), np.ones((300, 300))
+    out = np.empty((300, 300))
+    gemm.matmul(a, b, out)
+    assert seen == [1]
+    np.testing.assert_array_equal(out, 300.0)

@@ -3,7 +3,9 @@
 `matmul` cuts each large product into one block of rows (or columns) per thread and runs the blocks on
 threads.pool, whose idle threads sleep in the kernel; numpy's BLAS runs each block on one thread
 (threads.one_blas_thread). Nothing spins. Small products run whole on the calling thread: a hand-off
-costs about 40 us. When numpy's BLAS cannot be told its thread count (not OpenBLAS, or not found), or
+costs about 40 us. With one thread (NUMBA_NUM_THREADS=1, e.g. one per MPI rank) nothing is split, but
+numpy's BLAS still runs at one thread: two ranks whose OpenBLAS threads spin side by side ran a step 15x
+slower. When numpy's BLAS cannot be told its thread count (not OpenBLAS, or not found), or
 MINIGAN_BLAS_THREADS=native, `matmul` is plain np.matmul and the BLAS keeps its own threads.
 """
 import numpy as np
@@ -16,10 +18,10 @@ MIN_SPLIT_FLOPS = 3e7      # smaller products run whole on the calling thread
 def matmul(a, b, out):
     """out = a @ b for 2-D arrays (views and transposed views welcome), split over threads.THREADS."""
     m, n = out.shape
-    if not threads.SPLIT:
+    if not threads.PINNED:
         return np.matmul(a, b, out=out)
     with threads.one_blas_thread():
-        if 2.0 * m * n * a.shape[1] < MIN_SPLIT_FLOPS:
+        if not threads.SPLIT or 2.0 * m * n * a.shape[1] < MIN_SPLIT_FLOPS:
             return np.matmul(a, b, out=out)
         count = threads.THREADS
         if m >= n:      # blocks of rows of a and out

@@ -80,7 +80,8 @@ def _blas_thread_functions():
 
 
 _BLAS = _blas_thread_functions() if os.environ.get("MINIGAN_BLAS_THREADS", "") != "native" else None
-SPLIT = _BLAS is not None and THREADS > 1      # gemm.py splits products over our pool
+PINNED = _BLAS is not None                     # our GEMMs run numpy's BLAS at one thread (even with 1 thread:
+SPLIT = PINNED and THREADS > 1                 # OpenBLAS's own would spin beside us); gemm.py splits over our pool
 _blas_lock = threading.Lock()
 _blas_users = 0                                 # GEMMs in flight that need the BLAS at one thread
 _blas_saved = None
@@ -126,6 +127,7 @@ def threading_info():
     except ValueError:        # no parallel kernel has run yet
         layer = f"not started ({'tbb' if TBB else numba.config.THREADING_LAYER} chosen)"
     return {"numba_threading_layer": layer, "numba_threads": numba.get_num_threads(),
-            "gemm_threads": f"{THREADS} (minigan's, numpy's BLAS at 1 inside them)" if SPLIT else "BLAS's own",
+            "gemm_threads": (f"{THREADS} (minigan's, numpy's BLAS at 1 inside them)" if PINNED
+                             else "BLAS's own"),
             "numpy_blas_threads": blas_threads(),
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
