@@ -15,6 +15,7 @@ def test_tensor_types_make_cast_and_test_tensors():
     assert mg.LongTensor([1, 2]).dtype == np.int64
     x = mg.tensor(np.arange(6).reshape(2, 3))
     assert x.type(mg.FloatTensor).dtype == np.float32 and x.type(mg.DoubleTensor).dtype == np.float64
+    assert x.type(mg.Tensor).dtype == np.float32                  # torch.Tensor: the default type
     assert repr(mg.cuda.FloatTensor) == "minigan.cuda.FloatTensor"
     with pytest.raises(TypeError, match="sizes"):
         mg.FloatTensor(2, "x")

@@ -180,6 +180,8 @@ class Tensor(ArrayMethods):
             return "minigan." + _TYPE_NAMES.get(self.dtype, str(self.dtype))
         if isinstance(getattr(dtype, "device", None), str):         # a legacy type, e.g. mg.cuda.FloatTensor
             return self.to(dtype.device, dtype.dtype)
+        if dtype is Tensor:                                          # torch: the default type, float32
+            dtype = np.float32
         if isinstance(dtype, str) and dtype.split(".")[-1] in _TYPE_NAMES.values():
             names = {v: k for k, v in _TYPE_NAMES.items()}
             dtype = names[dtype.split(".")[-1]]
