@@ -35,6 +35,7 @@ import safetensors
 import safetensors.numpy
 
 from . import backend
+from .atomic import atomic_write
 from .autograd import Tensor, tensor
 
 FORMAT = "minigan"
@@ -257,7 +258,6 @@ def save(obj, f):
     if hasattr(f, "write"):
         f.write(data)
         return
-    from .io import atomic_write   # io re-exports this module's names; import it only here
     with atomic_write(f) as out:
         out.write(data)
 

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..autograd import Tensor, tensor as _tensor
 
 
@@ -124,7 +125,6 @@ def save_image(tensor, fp, nrow=8, padding=2, normalize=False, value_range=None,
     """
     from PIL import Image
 
-    from ..io import atomic_write   # io's atomic writes; io imports this module only lazily
     grid = grid_array(tensor, nrow, padding, normalize, value_range, scale_each, pad_value)
     if grid.shape[0] not in (1, 3, 4):
         raise ValueError(f"save_image: images must have 1, 3 or 4 channels, got {grid.shape[0]}")
