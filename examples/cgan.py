@@ -103,11 +103,12 @@ def main(argv=None):
     cgan = build(args, device, args.epochs * len(loader))
     config = cli.run_config(args)
     cli.check_out(args)
-    classifier, classifier_info = evaluation.digit_classifier(
-        args.image_size, data=args.data, out_dir=args.out, device=device,
-        progress=not args.no_progress)
-    print(f"classifier: held-out accuracy {classifier_info['accuracy']:.4f} "
-          f"({classifier_info['source']}, {classifier_info['seconds']:.0f} s)")
+    if cli.is_main_process():    # under mpiexec rank 0 alone evaluates; the other ranks train
+        classifier, classifier_info = evaluation.digit_classifier(
+            args.image_size, data=args.data, out_dir=args.out, device=device,
+            progress=not args.no_progress)
+        print(f"classifier: held-out accuracy {classifier_info['accuracy']:.4f} "
+              f"({classifier_info['source']}, {classifier_info['seconds']:.0f} s)")
 
     # Fixed noise (not from the training generator): the same samples are judged every epoch.
     eval_rng = np.random.default_rng([args.seed, 1])

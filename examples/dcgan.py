@@ -176,16 +176,17 @@ def main(argv=None):
     gan = build(args, channels, device, args.epochs * len(loader))
     config = cli.run_config(args)
     cli.check_out(args)
-    labelled = isinstance(dataset, ImagesOnly) and isinstance(dataset.dataset,
-                                                              (MNISTFormat, Subset))
-    classifier, classifier_info = evaluation.digit_classifier(      # idx folders train their own
-        args.image_size, data=args.data if labelled else None, out_dir=args.out, device=device,
-        progress=not args.no_progress)
-    print(f"feature network: held-out digit accuracy {classifier_info['accuracy']:.4f} "
-          f"({classifier_info['source']}, {classifier_info['seconds']:.0f} s)")
-    frechet = evaluation.FrechetDistance(classifier, real_images)
-    n_floor = min(args.eval_samples, len(dataset))   # the distance between two sets of real images
-    floor = frechet(np.stack([dataset[i][0] for i in range(n_floor)]))
+    if cli.is_main_process():    # under mpiexec rank 0 alone evaluates; the other ranks train
+        labelled = isinstance(dataset, ImagesOnly) and isinstance(dataset.dataset,
+                                                                  (MNISTFormat, Subset))
+        classifier, classifier_info = evaluation.digit_classifier(  # idx folders train their own
+            args.image_size, data=args.data if labelled else None, out_dir=args.out,
+            device=device, progress=not args.no_progress)
+        print(f"feature network: held-out digit accuracy {classifier_info['accuracy']:.4f} "
+              f"({classifier_info['source']}, {classifier_info['seconds']:.0f} s)")
+        frechet = evaluation.FrechetDistance(classifier, real_images)
+        n_floor = min(args.eval_samples, len(dataset))   # the distance between two real sets
+        floor = frechet(np.stack([dataset[i][0] for i in range(n_floor)]))
 
     # Fixed noise (not from the training generator): the same samples are measured every epoch.
     eval_rng = np.random.default_rng([args.seed, 1])

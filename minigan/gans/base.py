@@ -11,6 +11,11 @@ pass over the data, in ``end_epoch()``, which the ``TrainingLoop`` calls after e
 example steps a schedule by hand. A plateau schedule is given the epoch's mean
 generator loss.
 
+Under ``mpiexec`` (docs/distributed.md) ``distribute(seed)``, which ``gans.cli.run`` calls, wraps
+every trained network in ``DistributedDataParallel`` (its BatchNorm layers made ``SyncBatchNorm``)
+and points the trainer's attribute at the wrapper (``self.G`` and so on), while ``nets`` keeps the
+plain modules: checkpoints have the same keys as a single process's.
+
 ``load_state_dict`` checks everything before it assigns anything: a state that does not fit (a
 foreign or damaged checkpoint) raises ValueError and leaves the trainer as it was.
 
@@ -71,6 +76,28 @@ class Trainer:
     schedulers = []
     schedule_unit = "step"
     generator_losses = ()          # the history keys whose sum the plateau policy watches
+
+    def distribute(self, seed):
+        """Data parallelism under a process group (``mpiexec``; docs/distributed.md): every net
+        with trainable parameters becomes ``DistributedDataParallel(convert_sync_batchnorm(net))``
+        (a no-op conversion for nets without BatchNorm), broadcasting rank 0's weights, and the
+        attribute of the same name (``self.G``, ``self.D``, ...) is pointed at the wrapper; nets
+        without trainable parameters (an EMA copy) stay as they are. ``nets`` keeps the plain
+        modules, so ``state_dict()`` is a single process's. ``seed``: the run's seed (the same on
+        every rank), for a subclass's shared random state (CycleGAN's pools). A collective: every
+        rank calls it, after building the same models. Once; then a no-op."""
+        from ..nn.parallel import DistributedDataParallel
+        from ..nn.sync_batchnorm import convert_sync_batchnorm
+        if getattr(self, "_distributed", False):
+            return
+        for name, net in list(self.nets.items()):
+            if not any(p.requires_grad for p in net.parameters()):
+                continue
+            plain = convert_sync_batchnorm(net)
+            self.nets[name] = plain
+            if getattr(self, name, None) is net:
+                setattr(self, name, DistributedDataParallel(plain))
+        self._distributed = True
 
     def _start(self):
         if self.schedule_unit not in SCHEDULE_UNITS:

@@ -18,6 +18,13 @@ The output folder: a second run into an ``--out`` that already holds a run is re
 pointer to ``--resume`` (continue it) or ``--overwrite`` (replace it: the run's own files are
 removed first; nothing else is). ``--out`` naming a file is refused.
 
+Under ``mpiexec -n N`` (docs/distributed.md): ``parse`` joins the job, ``run`` wraps the trainer's
+models (``Trainer.distribute``: DistributedDataParallel, SyncBatchNorm), gives each rank its own
+noise stream and, with ``loader``, its own shard of the data (``--batch-size`` is per rank); rank 0
+alone decides about ``--out``, prints and writes; the other ranks leave ``run`` when training ends
+and rank 0 goes on to evaluate and ``finish``. ``--allow-reshard`` resumes a checkpoint written at
+another world size. Without mpiexec none of this runs.
+
 The saved config: every flag except those in ``RUN_KEYS`` (where the results go, how they are
 shown, how often they are saved: nothing that changes the numbers) and those left unset (None).
 A resume must match it, except for the run's length (``trainer.EXTENDABLE``).
@@ -28,7 +35,8 @@ import os
 import sys
 import time
 
-from .. import io
+from .. import distributed, io
+from .. import random as mg_random
 from ..data import DataLoader
 from ..data.folder import ImageReadError
 from ..data.idx import IdxFormatError
@@ -36,7 +44,7 @@ from . import report
 from .trainer import NonFiniteLossError
 
 RUN_KEYS = ("out", "device", "resume", "overwrite", "no_progress", "checkpoint_every",
-            "save_epoch_freq", "test", "results", "epoch", "to")
+            "save_epoch_freq", "test", "results", "epoch", "to", "allow_reshard")
 # The files a run writes into --out (what --overwrite removes, and nothing else).
 RUN_FILES = ("checkpoint.safetensors", "checkpoint_epoch*.safetensors", "metrics.json",
              "losses.png", "index.html", "epoch_*.png", "samples_epoch*.png", "ring.png",
@@ -68,6 +76,9 @@ def add_run_arguments(parser, out, checkpoint_every=None, epochs=True):
                             help="also keep checkpoint_epoch<NNN>.safetensors every this many "
                                  "epochs (0: off), to --test any of them with --epoch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--allow-reshard", action="store_true",
+                        help="with --resume under mpiexec: accept a checkpoint written by another "
+                             "number of ranks (the data shards and noise streams then differ)")
 
 
 def parse(parser, argv=None, positive=(), non_negative=(), positive_float=("lr",)):
@@ -85,7 +96,22 @@ def parse(parser, argv=None, positive=(), non_negative=(), positive_float=("lr",
             parser.error(f"--{name.replace('_', '-')} must be a number > 0, got {value}")
     if args.resume and args.overwrite:
         parser.error("--resume continues the run in --out and --overwrite replaces it: give one")
+    start_distributed()
     return args
+
+
+def start_distributed():
+    """Under ``mpiexec``: join the job (``init_process_group("auto")``); on ranks other than 0,
+    print nothing (stdout goes to /dev/null: rank 0 speaks for the job). Without mpiexec: nothing.
+    Returns ``distributed.is_initialized()``."""
+    if distributed.init_if_launched("auto") and not distributed.is_main_process():
+        sys.stdout = open(os.devnull, "w")
+    return distributed.is_initialized()
+
+
+def is_main_process():
+    """True where a run prints and writes: without mpiexec, and on rank 0 under it."""
+    return distributed.is_main_process()
 
 
 def device(args):
@@ -98,7 +124,20 @@ def device(args):
 
 
 def loader(dataset, args, device, shuffle=True):
-    """The training DataLoader (drop_last); a one-line error when --batch-size exceeds the data."""
+    """The training DataLoader (drop_last); a one-line error when --batch-size exceeds the data.
+    Under mpiexec each rank takes its shard (``DistributedSampler``, drop_last) and --batch-size
+    is the per-rank batch."""
+    if distributed.is_initialized():
+        sampler = distributed.DistributedSampler(dataset, shuffle=shuffle, seed=args.seed,
+                                                 drop_last=True)
+        if len(sampler) < args.batch_size:
+            ranks = distributed.get_world_size()
+            fail(f"--batch-size {args.batch_size} (per rank) is larger than one rank's share of "
+                 f"the training set ({len(sampler)} of {len(dataset)} samples over {ranks} "
+                 f"ranks); use --batch-size {max(1, len(sampler))} or less, fewer ranks, or more "
+                 f"data")
+        return DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True,
+                          seed=args.seed, device=device)
     if len(dataset) < args.batch_size:
         fail(f"--batch-size {args.batch_size} is larger than the training set ({len(dataset)} "
              f"samples); use --batch-size {len(dataset)} or less, or more data")
@@ -115,46 +154,87 @@ def run_config(args, **extra):
 
 def check_out(args):
     """Refuse an --out that is a file, or that holds a run when neither --resume nor --overwrite
-    is given; with --overwrite remove the run's own files."""
+    is given; with --overwrite remove the run's own files. Under mpiexec rank 0 decides (and
+    removes) and every rank follows its decision."""
+    if not distributed.is_initialized():
+        problem = _out_problem(args)
+    else:
+        problem = _out_problem(args) if distributed.is_main_process() else None
+        problem = distributed.broadcast_object_list([problem], src=0)[0]
+    if problem:
+        fail(problem)
+
+
+def _out_problem(args):
+    """check_out's decision: the refusal's message, or None (after removing the run's files for
+    --overwrite)."""
     out = args.out
     if os.path.exists(out) and not os.path.isdir(out):
-        fail(f"--out {out} is a file; expected a folder for the run's checkpoint and results")
+        return f"--out {out} is a file; expected a folder for the run's checkpoint and results"
     checkpoint = io.checkpoint_path(out)
     used = [name for name in (io.CHECKPOINT_NAME, io.LEGACY_CHECKPOINT_NAME, "metrics.json")
             if os.path.isfile(os.path.join(out, name))]
     if args.resume or not used:
-        return
+        return None
     if not args.overwrite:
         what = "a checkpoint" if os.path.isfile(checkpoint) else "the results of a run"
-        fail(f"--out {out} already holds {what} ({', '.join(used)}); continue it with --resume, "
-             f"replace it with --overwrite, or choose another --out")
+        return (f"--out {out} already holds {what} ({', '.join(used)}); continue it with "
+                f"--resume, replace it with --overwrite, or choose another --out")
     for pattern in RUN_FILES:
         for path in glob.glob(os.path.join(glob.escape(out), pattern)):
             if os.path.isfile(path):
                 os.remove(path)
+    return None
 
 
 def run(loop, args, before_run=None):
     """Check --out, resume when asked, run the loop: (steps run now, seconds they took). Every
     documented failure (no checkpoint, a corrupt or foreign one, changed settings or data,
     divergence, an unreadable image) exits with one line; ``before_run()`` is called after a
-    resume (to pick up the history)."""
+    resume (to pick up the history).
+
+    Under mpiexec: the trainer's models are wrapped (``trainer.distribute(seed)``), each rank
+    reseeds with ``distributed.rank_seed(--seed)``, ``before_run`` runs on rank 0 only, and the
+    other ranks end here once training is done (exit 0, or 130 when stopped by a signal)."""
     check_out(args)
+    if distributed.is_initialized():
+        distribute = getattr(loop.trainer, "distribute", None)
+        if distribute is None:
+            fail(f"the trainer {type(loop.trainer).__name__} has no distribute(seed); expected a "
+                 f"minigan.gans Trainer to run under mpiexec")
+        distribute(args.seed)                       # the same weights everywhere, then wrapped
+        mg_random.manual_seed(distributed.rank_seed(args.seed))      # each rank its own noise
+    loop.allow_reshard = bool(getattr(args, "allow_reshard", False))
     if args.resume:
         try:
             loop.resume()
         except (FileNotFoundError, ValueError, KeyError, io.CheckpointError) as e:
             fail(e)
-    if before_run is not None:
+    if before_run is not None and distributed.is_main_process():
         before_run()
     start_step, start = loop.step, time.perf_counter()
     try:
         loop.run()
     except NonFiniteLossError as e:
-        fail(e)
+        fail(e)                                     # every rank: the losses are averaged
     except (ImageReadError, IdxFormatError) as e:
-        fail(f"{e} (the last checkpoint is kept: fix or remove the file, then --resume)")
+        message = f"{e} (the last checkpoint is kept: fix or remove the file, then --resume)"
+        if distributed.get_world_size() > 1:        # this rank's shard only: end the whole job
+            _abort_job(message)
+        fail(message)
+    if distributed.is_initialized() and not distributed.is_main_process():
+        distributed.destroy_process_group()         # rank 0 evaluates and writes; the rest end
+        sys.exit(130 if loop.interrupted else 0)
     return loop.step - start_step, time.perf_counter() - start
+
+
+def _abort_job(message):
+    """Print ``error: message`` and abort every rank of the job (a failure of this rank alone,
+    which the others would wait for in their next collective)."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    from ..distributed import group
+    group._group.abort()
 
 
 def earlier_history(out, step):
@@ -173,9 +253,12 @@ def write_progress(args, history, title):
 
 
 def finish(loop, args, metrics, title):
-    """Write metrics.json and index.html; exit 130 when a signal stopped the run."""
+    """Write metrics.json and index.html; exit 130 when a signal stopped the run. Under mpiexec
+    (rank 0 alone gets here) the process group is destroyed."""
     io.save_json(os.path.join(args.out, "metrics.json"), metrics)
     report.write_run_page(args.out, title, metrics)
+    if distributed.is_initialized():
+        distributed.destroy_process_group()
     if loop.interrupted:
         sys.exit(130)
     return metrics

@@ -27,6 +27,9 @@ calls after each epoch.
 """
 import itertools
 
+import numpy as np
+
+from .. import distributed
 from ..autograd import no_grad, stack
 from ..nn.functional import l1_loss
 from ..optim import Adam
@@ -77,6 +80,20 @@ class CycleGAN(Trainer):
         self.nets = {"G": G, "F": F, "D_X": D_X, "D_Y": D_Y}
         self.optimizers = {"opt_G": self.opt_G, "opt_D": self.opt_D}
         self._start()
+
+    def distribute(self, seed):
+        """``Trainer.distribute`` (the four networks in DistributedDataParallel), and each image
+        pool made a ``DistributedImagePool`` over the global batch, with its own generator seeded
+        from ``seed`` (the same on every rank): N ranks at batch B draw what one process at batch
+        N * B draws. A pool of size 0 stays as it is (it returns its input)."""
+        if getattr(self, "_distributed", False):
+            return
+        super().distribute(seed)
+        for offset, name in ((1, "pool_X"), (2, "pool_Y")):
+            size = getattr(self, name).pool_size
+            if size:
+                setattr(self, name, distributed.DistributedImagePool(
+                    ImagePool(size, rng=np.random.default_rng(seed + offset))))
 
     def _models(self):
         return (self.G, self.F, self.D_X, self.D_Y)
@@ -155,12 +172,13 @@ class CycleGAN(Trainer):
         return rows.reshape(-1, 3, *x.shape[2:])                         # (6N, 3, H, W)
 
     def extra_state(self):
-        """Both image pools."""
-        return {"pool_X": self.pool_X.state_dict(), "pool_Y": self.pool_Y.state_dict()}
+        """Both image pools ({"images": ...}; under mpiexec also "rng", the pool's generator)."""
+        return {"pool_X": _pool_state(self.pool_X), "pool_Y": _pool_state(self.pool_Y)}
 
     def check_extra_state(self, state):
         for name in ("pool_X", "pool_Y"):
             pool = getattr(self, name)
+            pool = getattr(pool, "pool", pool)           # inside a DistributedImagePool
             images = state.get(name, {}).get("images") if isinstance(state.get(name), dict) \
                 else None
             if images is None or getattr(images, "ndim", 0) != 4 or len(images) > pool.pool_size:
@@ -168,5 +186,22 @@ class CycleGAN(Trainer):
                                  f"pool of {pool.pool_size}")
 
     def load_extra_state(self, state):
-        self.pool_X.load_state_dict(state["pool_X"], self.device)
-        self.pool_Y.load_state_dict(state["pool_Y"], self.device)
+        _load_pool(self.pool_X, state["pool_X"], self.device)
+        _load_pool(self.pool_Y, state["pool_Y"], self.device)
+
+
+def _pool_state(pool):
+    """An ImagePool's state; a DistributedImagePool's in the same form plus its generator."""
+    if isinstance(pool, distributed.DistributedImagePool):
+        state = pool.state_dict()
+        return {**state["pool"], "rng": state["rng"]}
+    return pool.state_dict()
+
+
+def _load_pool(pool, state, device):
+    if isinstance(pool, distributed.DistributedImagePool):
+        pool.pool.load_state_dict(state, device)
+        if "rng" in state and state["rng"]:   # absent in a single process's checkpoint
+            pool.pool.rng.bit_generator.state = state["rng"]
+    else:
+        pool.load_state_dict(state, device)

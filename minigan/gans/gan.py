@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import autograd
 from ..autograd import no_grad
+from ..nn.parallel import unwrap
 from . import losses
 from .base import Trainer, evaluating, frozen
 
@@ -236,13 +237,14 @@ class GAN(Trainer):
 
     def _update_ema(self):
         """ema <- decay * ema + (1 - decay) * G, for parameters; buffers (BN statistics) copied."""
+        G = unwrap(self.G)                        # the plain model's keys under mpiexec
         with no_grad():
-            for ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            for ema, p in zip(self.G_ema.parameters(), G.parameters()):
                 ema.array *= self.ema_decay
                 ema.array += (1.0 - self.ema_decay) * p.array
             ema_state = self.G_ema.state_dict()
             params = {name for name, _ in self.G_ema.named_parameters()}
-            buffers = {k: v for k, v in self.G.state_dict().items() if k not in params}
+            buffers = {k: v for k, v in G.state_dict().items() if k not in params}
             if buffers:
                 self.G_ema.load_state_dict({**ema_state, **buffers})
 

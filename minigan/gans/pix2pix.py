@@ -21,7 +21,8 @@ linearly over ``epochs_decay`` (or another ``lr_policy``, see ``gans.schedules``
 """
 from ..autograd import cat, no_grad, stack
 from ..nn.functional import l1_loss
-from ..nn import BatchNorm2d, Dropout
+from ..nn import BatchNorm2d, Dropout, SyncBatchNorm
+from ..nn.parallel import unwrap
 from ..optim import Adam
 from .base import Trainer, evaluating, frozen
 from .schedules import make_schedulers
@@ -112,10 +113,11 @@ class Pix2Pix(Trainer):
             raise ValueError(f"translate: norm_stats must be 'running' or 'batch', got "
                              f"{norm_stats!r}")
         a = a.to(self.device)
-        with evaluating(self.G), no_grad():
+        G = unwrap(self.G)               # under mpiexec rank 0 translates alone: no collectives
+        with evaluating(G), no_grad():
             if norm_stats == "running":
-                return self.G(a)
-            return _per_image_batch_stats(self.G, a)
+                return G(a)
+            return _per_image_batch_stats(G, a)
 
     def sample_grid(self, a, b, norm_stats="running"):
         """Rows of input a | output G(a) | target b for a (N, C_A, H, W), b (N, C_B, H, W):
@@ -128,6 +130,17 @@ class Pix2Pix(Trainer):
 def _per_image_batch_stats(G, a):
     """G on each image alone, BatchNorm in train mode (statistics of that image), dropout off;
     the running statistics are restored afterwards."""
+    syncs = [m for m in G.modules() if isinstance(m, SyncBatchNorm)]
+    for m in syncs:          # under mpiexec: this image's own statistics, not the job's
+        m.__class__ = BatchNorm2d
+    try:
+        return _per_image(G, a)
+    finally:
+        for m in syncs:
+            m.__class__ = SyncBatchNorm
+
+
+def _per_image(G, a):
     norms = [m for m in G.modules() if isinstance(m, BatchNorm2d) and m.track_running_stats]
     buffers = [(m.running_mean, m.running_var, m.num_batches_tracked) for m in norms]
     saved = [[b.array.copy() for b in group] for group in buffers]

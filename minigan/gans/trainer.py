@@ -26,6 +26,15 @@ optimizer moments) is checked too, so a checkpoint on disk is always finite. Eit
 
     >>> loop = TrainingLoop(gan, loader, "out/gan", steps=3000, checkpoint_every=500)
     >>> history = loop.run(resume=args.resume)     # {"d_loss": [...], "g_loss": [...]}
+
+Under a process group (``mpiexec -n N``, docs/distributed.md) every rank runs the loop: each
+step's losses are averaged over the ranks before the NaN check, the history and the bar; a stop
+signal is agreed on with ``any_rank`` so that every rank stops after the same step; a
+``DistributedSampler`` gets ``set_epoch`` at each pass; the checkpoint holds every rank's random
+state and the world size (rank 0 alone writes it, and the loss curve, and draws the bar); a resume
+at another world size is refused unless ``allow_reshard``; ``on_epoch_end`` runs on rank 0 only
+(it must make no collectives: evaluation in eval mode without a graph makes none). Without a
+process group none of this changes anything.
 """
 import math
 import os
@@ -34,7 +43,7 @@ import threading
 
 import numpy as np
 
-from .. import io
+from .. import distributed, io
 from .. import random as mg_random
 from .base import non_finite_entries
 
@@ -69,13 +78,15 @@ class TrainingLoop:
         desc: the bar's label.
         save_epoch_freq: also keep ``checkpoint_epoch<NNN>.safetensors`` every this many epochs (0:
             off), to test any of them later (the reference's ``--save_epoch_freq``).
+        allow_reshard: resume a checkpoint written by another number of ranks (``--allow-reshard``).
     Attributes after ``run``: ``step``, ``history`` (dict name -> list of floats, one per step),
     ``interrupted`` (True when Ctrl-C or SIGTERM stopped the run), ``checkpoint_path``,
     ``loss_curve_path``, ``saved_step`` (the step of the last checkpoint written or loaded).
     """
 
     def __init__(self, trainer, loader, out_dir, steps=None, epochs=None, checkpoint_every=None,
-                 config=None, on_epoch_end=None, progress=True, desc="train", save_epoch_freq=0):
+                 config=None, on_epoch_end=None, progress=True, desc="train", save_epoch_freq=0,
+                 allow_reshard=False):
         if (steps is None) == (epochs is None):
             raise ValueError(f"TrainingLoop: give exactly one of steps or epochs, got "
                              f"steps={steps!r}, epochs={epochs!r}")
@@ -107,6 +118,8 @@ class TrainingLoop:
         self.interrupted = False
         self.saved_step = None
         self._stop_requested = False
+        self._signalled = False       # under a process group: this rank got a stop signal
+        self.allow_reshard = bool(allow_reshard)
 
     # ------------------------------------------------------------ checkpoints
     def state_dict(self):
@@ -118,13 +131,17 @@ class TrainingLoop:
             position = 0
         else:
             position = self.batch_in_epoch
-        return {
+        state = {
             "trainer": self.trainer.state_dict(),
             "loop": {"step": self.step, "batch_in_epoch": position, "loader": loader_state,
                      "history": history,
                      "config": self.config},
             "rng": mg_random.get_state(),
         }
+        if distributed.is_initialized():    # every rank's stream (a collective), and how many
+            state["rng"] = distributed.rng_state()
+            state["world_size"] = distributed.get_world_size()
+        return state
 
     def epoch_checkpoint_path(self, epoch):
         """Where the snapshot after ``epoch`` (1-based) goes:
@@ -132,6 +149,8 @@ class TrainingLoop:
         return os.path.join(self.out_dir, f"checkpoint_epoch{epoch:03d}.safetensors")
 
     def load_state_dict(self, state):
+        # a run of N ranks wrote "world_size"; a single process did not (one rank)
+        distributed.check_world_size(state.get("world_size", 1), self.allow_reshard)
         loop = state["loop"]
         changed = sorted(k for k in set(loop["config"]) | set(self.config)
                          if loop["config"].get(k) != self.config.get(k) and k not in EXTENDABLE)
@@ -150,12 +169,20 @@ class TrainingLoop:
         self.loader.load_state_dict(loop["loader"])
         self.step, self.batch_in_epoch = int(loop["step"]), position
         self.history = {k: [float(x) for x in v] for k, v in loop["history"].items()}
-        mg_random.set_state(state["rng"])
+        if "world_size" in state:
+            distributed.set_rng_state(state["rng"], self.allow_reshard)
+        elif distributed.is_initialized():  # a single process's checkpoint, resharded
+            distributed.set_rng_state({"world_size": 1, "ranks": {"0": state["rng"]}},
+                                      self.allow_reshard)
+        else:
+            mg_random.set_state(state["rng"])
         self.saved_step = self.step
 
     def save(self, path=None):
         """Check that the state is finite, write the checkpoint (atomically) and return its path.
-        NonFiniteLossError, with nothing written, when any array of the state is not finite."""
+        NonFiniteLossError, with nothing written, when any array of the state is not finite.
+        Under a process group every rank calls it (the state gathers every rank's random state);
+        rank 0 writes."""
         state = self.state_dict()
         bad = non_finite_entries({k: v for k, v in state["trainer"].items()
                                   if k != "schedulers"})      # a plateau's best starts at inf
@@ -165,7 +192,8 @@ class TrainingLoop:
                                      f"{shown}; stopped without saving, and {self._kept()}. Try "
                                      f"a lower learning rate.")
         path = path or self.checkpoint_path
-        io.save_checkpoint(path, state)
+        if distributed.is_main_process():
+            io.save_checkpoint(path, state)
         if path == self.checkpoint_path:
             self.saved_step = self.step
         return path
@@ -187,7 +215,7 @@ class TrainingLoop:
         self.load_state_dict(io.load_checkpoint(path))
 
     def save_loss_curve(self):
-        if any(self.history.values()):
+        if any(self.history.values()) and distributed.is_main_process():
             io.plot_losses(self.loss_curve_path, self.history, title=f"{self.desc}: losses")
 
     # ------------------------------------------------------------ the loop
@@ -201,7 +229,9 @@ class TrainingLoop:
         """
         if resume:
             self.resume()
-        os.makedirs(self.out_dir, exist_ok=True)
+        main = distributed.is_main_process()
+        if main:
+            os.makedirs(self.out_dir, exist_ok=True)
         previous_handlers = self._install_stop_handlers()
         bar = self._progress_bar()
         try:
@@ -209,8 +239,9 @@ class TrainingLoop:
                 self._run_epoch(bar)
             if self._stop_requested:
                 self.interrupted = True
-                bar.write(f"interrupted at step {self.step}; checkpoint saved to "
-                          f"{self.checkpoint_path} (continue with --resume)")
+                if main:
+                    bar.write(f"interrupted at step {self.step}; checkpoint saved to "
+                              f"{self.checkpoint_path} (continue with --resume)")
             self.save()
         finally:
             bar.close()
@@ -222,16 +253,24 @@ class TrainingLoop:
     def _run_epoch(self, bar):
         """One pass over the loader from the saved position, stopping early at the step budget."""
         epoch, skip = self.loader.epoch, self.batch_in_epoch
+        sampler = getattr(self.loader, "sampler", None)
+        if isinstance(sampler, distributed.DistributedSampler):
+            sampler.set_epoch(epoch)              # this pass's shard of this epoch's order
+        group = distributed.is_initialized()
         batches = iter(self.loader)
         for _ in range(skip):  # resume mid-epoch: replay the order, drop what was already used
             next(batches)
         for batch in batches:
             losses = self.trainer.train_step(*(batch if isinstance(batch, tuple) else (batch,)))
+            if group:                             # the same numbers on every rank
+                losses = distributed.average_losses(losses)
             self._check_finite(losses)
             self.step += 1
             self.batch_in_epoch += 1
             for name, value in losses.items():
                 self.history.setdefault(name, []).append(value)
+            if group:                             # every rank stops after the same step
+                self._stop_requested = distributed.any_rank(self._signalled)
             bar.update(1)
             if self.step % 10 == 0 or self.step == self.total_steps:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
@@ -255,7 +294,7 @@ class TrainingLoop:
             n = len(self.loader)
             values = [float(np.mean(self.history[k][-n:])) for k in names if self.history.get(k)]
             end_epoch(sum(values) if values else None)
-        if self.on_epoch_end is not None:
+        if self.on_epoch_end is not None and distributed.is_main_process():
             self.on_epoch_end(epoch)
 
     def _check_finite(self, losses):
@@ -272,9 +311,12 @@ class TrainingLoop:
             return {}
 
         def handler(signum, frame):
-            if self._stop_requested:
+            if self._stop_requested or self._signalled:
                 raise KeyboardInterrupt
-            self._stop_requested = True
+            if distributed.is_initialized():
+                self._signalled = True            # the ranks agree after the step (any_rank)
+            else:
+                self._stop_requested = True
             name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
             print(f"\n{name}: stopping after step {self.step + 1} and saving a checkpoint "
                   f"(again to abort without saving)", flush=True)
@@ -289,4 +331,5 @@ class TrainingLoop:
     def _progress_bar(self):
         from tqdm import tqdm
         return tqdm(total=self.total_steps, initial=self.step, desc=self.desc,
-                    disable=not self.progress, dynamic_ncols=True, leave=True)
+                    disable=not self.progress or not distributed.is_main_process(),
+                    dynamic_ncols=True, leave=True)
