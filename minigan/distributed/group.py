@@ -104,6 +104,11 @@ class _Group:
         self.abort()
 
     def abort(self):
+        """End every rank. The launcher forwards each rank's stderr through a pipe, and MPI_Abort can
+        tear that down before the last message went through (the watchdog's line was lost in about
+        one run in three): give it a moment first."""
+        sys.stderr.flush()
+        time.sleep(0.5)
         self.comm.Abort(1)
 
     def close(self):
