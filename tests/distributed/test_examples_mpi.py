@@ -2,43 +2,27 @@
 TrainingLoop): one run writes one set of files, resumes under mpiexec, refuses a resume at another
 world size unless --allow-reshard, and the BatchNorm (dcgan) and image-pool (cyclegan) examples
 run. Each job runs with a timeout; skipped without mpi4py or mpiexec."""
-import importlib.util
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
-
-import pytest
 
 from minigan import io
 
+sys.path.insert(0, os.path.dirname(__file__))
+from mpi_launch import needs_mpi, run  # noqa: E402
+
 RUNNER = os.path.join(os.path.dirname(__file__), "run_example.py")
-TIMEOUT = 120
 GAN = ["--steps", "4", "--batch-size", "32", "--checkpoint-every", "2", "--no-progress"]
 DCGAN = ["--n-train", "64", "--batch-size", "8", "--epochs", "1", "--ngf", "8", "--ndf", "8",
          "--latent-dim", "16", "--eval-samples", "16", "--no-progress"]
 CYCLE = ["--size", "32", "--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--n-layers", "2",
          "--n-train", "4", "--n-test", "2", "--epochs", "1", "--epochs-decay", "0",
          "--no-progress"]
-
-def _mpiexec():
-    """mpiexec next to this Python's scripts (the mpich wheel puts it there), else on PATH."""
-    local = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
-    return local if os.path.isfile(local) else shutil.which("mpiexec")
-
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or _mpiexec() is None,
-                                reason="needs mpi4py and mpiexec (pip install '.[distributed]')")
+pytestmark = needs_mpi
 
 
 def launch(name, args, ranks=2):
     """``mpiexec -n ranks python examples/name.py args`` (ranks=None: plain python)."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    command = [sys.executable, RUNNER, name, *args]
-    if ranks is not None:
-        command = [_mpiexec(), "-n", str(ranks)] + command
-    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    return run([sys.executable, RUNNER, name, *args], ranks)
 
 
 def ok(done):

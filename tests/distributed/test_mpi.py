@@ -1,37 +1,24 @@
 """Data parallelism under ``mpiexec -n 2``: each test starts mpi_worker.py as a two-rank job with a
 timeout and reads what rank 0 found. Skipped when mpi4py or mpiexec is missing (the
 ``distributed`` extra: pip install -e '.[distributed]')."""
-import importlib.util
 import json
 import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 import time
 
 import pytest
 
+sys.path.insert(0, os.path.dirname(__file__))
+from mpi_launch import needs_mpi, run  # noqa: E402
+
 WORKER = os.path.join(os.path.dirname(__file__), "mpi_worker.py")
-TIMEOUT = 120
-
-
-def _mpiexec():
-    """mpiexec next to this Python's scripts (the mpich wheel puts it there), else on PATH."""
-    local = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
-    return local if os.path.isfile(local) else shutil.which("mpiexec")
-
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or _mpiexec() is None,
-                                reason="needs mpi4py and mpiexec (pip install '.[distributed]')")
+pytestmark = needs_mpi
 
 
 def launch(scenario, out, ranks=2):
     """Run the scenario as an MPI job; returns (CompletedProcess, seconds)."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     start = time.monotonic()
-    done = subprocess.run([_mpiexec(), "-n", str(ranks), sys.executable, WORKER, scenario,
-                           str(out)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    done = run([sys.executable, WORKER, scenario, str(out)], ranks)
     return done, time.monotonic() - start
 
 
