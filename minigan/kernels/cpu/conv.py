@@ -14,6 +14,7 @@ version of the same functions:
 Threads: threads.py. Debugging: NUMBA_DISABLE_JIT=1 runs every kernel as plain Python (slow, but pdb
 and print work); NUMBA_NUM_THREADS=1 runs the parallel loops on one thread.
 """
+import math
 import threading
 
 import numpy as np
@@ -30,12 +31,14 @@ _scratch = threading.local()
 
 
 def workspace(name, shape, dtype):
-    """A per-thread scratch array of `shape`, reused across calls (grown when too small)."""
-    size = int(np.prod(shape))
+    """A per-thread scratch array of `shape`, reused across calls (grown when too small). A convolution
+    asks for a few per call, so this stays cheap: math.prod, not np.prod (8 us a call)."""
+    size = math.prod(shape)
+    key = (name, np.dtype(dtype))
     buffers = _scratch.__dict__.setdefault("buffers", {})
-    buf = buffers.get((name, np.dtype(dtype)))
+    buf = buffers.get(key)
     if buf is None or buf.size < size:
-        buf = buffers[(name, np.dtype(dtype))] = np.empty(max(size, 1), dtype)
+        buf = buffers[key] = np.empty(max(size, 1), dtype)
     return buf[:size].reshape(shape)
 
 
