@@ -209,6 +209,30 @@ def test_direct_path_geometries(stride, dilation, padding, kernel):
         assert_close(g, r, np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias, needs", [(True, (True, True, True)), (False, (False, True, False)),
+                                         (True, (True, False, True))])
+def test_pointwise_path(dtype, bias, needs):
+    """1x1 convs at stride 1 (no columns: one GEMM per sample on the NCHW arrays) == the reference, as a
+    conv and as a transposed conv, whose input gradient is the same path."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((3, 5, 4, 6)).astype(dtype), rng.standard_normal((7, 5, 1, 1)).astype(dtype)
+    b = rng.standard_normal(7).astype(dtype) if bias else None
+    one, zero = (1, 1), (0, 0)
+    y = reference.conv2d_forward(x, w, b, one, zero, one)
+    assert_close(cpu.conv2d_forward(x, w, b, one, zero, one), y, dtype)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    for g, r in zip(cpu.conv2d_backward(x, w, gy, one, zero, one, needs),
+                    reference.conv2d_backward(x, w, gy, one, zero, one, needs)):
+        assert (g is None) == (r is None)
+        if g is not None:
+            assert_close(g, r, dtype)
+    wt = rng.standard_normal((5, 7, 1, 1)).astype(dtype)
+    for g, r in zip(cpu.conv_transpose2d_backward(x, wt, gy, one, zero, zero, one),
+                    reference.conv_transpose2d_backward(x, wt, gy, one, zero, zero, one)):
+        assert_close(g, r, dtype)
+
+
 @pytest.mark.parametrize("shape", [(40, 7, 9), (5, 7, 33), (1, 3, 1)])
 def test_split_matmul_matches_numpy(monkeypatch, shape):
     """cpu.gemm.matmul cuts products into per-thread blocks of rows or columns; views and strided outputs."""

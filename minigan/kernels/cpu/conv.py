@@ -114,6 +114,8 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
     N, C, H, W = src.shape
     kh, kw, Wo, L = geom.kh, geom.kw, geom.Wo, geom.Ho * geom.Wo
     K = C * kh * kw
+    if _pointwise(geom):
+        return _pointwise_side(src, w, out, bias, grad_src)
     nhwc = _channels_last(C, geom)
     bias = _no_bias(src.dtype) if bias is None else bias
     if nhwc:
@@ -150,6 +152,31 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
         return None
     shape = (gw.shape[0], C, kh, kw)
     return columns_nhwc.weight_from_rows(gw, shape) if nhwc else gw.reshape(shape)
+
+
+def _pointwise(geom):
+    """A 1x1 kernel at stride 1 without padding: each sample's (C, H*W) block is its own columns."""
+    return (geom.kh, geom.kw, geom.sh, geom.sw, geom.ph, geom.pw) == (1, 1, 1, 1, 0, 0)
+
+
+def _pointwise_side(src, w, out, bias, grad_src):
+    """_column_side for a 1x1 conv at stride 1: one GEMM per sample straight on the NCHW arrays, no
+    columns and no copies (Inception's many 1x1 branches, ResNet-style projections)."""
+    N, C = src.shape[:2]
+    x3 = src.reshape(N, C, -1)
+    if out is not None:
+        out3, w2 = out.reshape(N, out.shape[1], -1), w.reshape(w.shape[0], C)
+        for n in range(N):
+            gemm.matmul(w2, x3[n], out=out3[n])                               # (O, C) @ (C, H*W)
+        if bias is not None and bias.size:
+            out3 += bias[:, None]
+    if grad_src is None:
+        return None
+    g3 = grad_src.reshape(N, grad_src.shape[1], -1)
+    gw = np.empty((g3.shape[1], C), src.dtype)
+    for n in range(N):                                                        # (O', H*W) @ (H*W, C)
+        _accumulate(gw, g3[n], x3[n].T, n == 0)
+    return gw.reshape(g3.shape[1], C, 1, 1)
 
 
 def _image_side(src, w, geom, out, bias=None, gw_src=None):
