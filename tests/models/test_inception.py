@@ -2,11 +2,12 @@
 tests/fid_oracle.py), the weights file's way in (torch.save -> python -m minigan.convert ->
 load_fid_inception), and the one-line errors for a missing or wrong file.
 
-Tolerance: |minigan - pytorch-fid| <= 2e-4 x the largest |value|, for pool3 and for the logits.
+Tolerance: |minigan - pytorch-fid| <= 3e-4 x the largest |value|, for pool3 and for the logits.
 Both run in float32 and sum in different orders through ~95 layers; measured, the difference is at
-most 6e-5 of the largest value, and pytorch-fid's own float32 result differs from its float64 one
-by 2.5e-5 at 299x299 (up to 2e-3 after a resize, whose float32 source indices are part of torch's
-definition: minigan computes them the same way, so it stays at 6e-5 of pytorch-fid's float32).
+most 9e-5 of the largest value (kernels that sum in another order may move it). pytorch-fid's own
+float32 result differs from its float64 one by 2e-5 at 299x299, and by up to 1.4e-3 after a resize,
+whose float32 source indices are part of torch's definition: minigan computes them the same way,
+so it stays within 9e-5 of pytorch-fid's float32. A wrong layer differs by O(1).
 """
 import os
 import subprocess
@@ -20,7 +21,7 @@ from minigan.models.inception import WEIGHTS_URL, FIDInceptionV3, load_fid_incep
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))          # tests/: fid_oracle
 
-TOLERANCE = 2e-4                     # of the largest |value| (see the module docstring)
+TOLERANCE = 3e-4                     # of the largest |value| (see the module docstring)
 
 
 @pytest.fixture(scope="module")
