@@ -14,66 +14,38 @@ same few ops (as with padding and the convolutions):
 A window is visited as kh * kw strided slices of the padded input, one per kernel offset (i, j):
 `xpad[..., i*dh : i*dh + sh*(Ho-1) + 1 : sh, j*dw : ...]` is the (N, C, Ho, Wo) plane of every
 window's (i, j) element. So each op is a short loop of whole-array NumPy/CuPy operations.
-`geometry` is a `PoolGeometry`: sizes are computed once by nn.functional, which checks arguments.
+`geometry` is a kernels Geometry whose grid is the pooled size, computed once by nn.functional (which
+checks arguments). The forward passes are kernels (kernels.avg_pool2d_forward, max_pool2d_forward: Numba
+on the CPU); the window walk below is kernels/reference.py's.
 """
-from collections import namedtuple
-
 import numpy as np
 
-from .. import backend
-from .function import Function
+from .. import backend, kernels
+from ..kernels.geometry import Geometry
+from ..kernels.reference import pool_crop, pool_pad, pool_padded_size, pool_windows
+from .function import Function, is_grad_enabled
 from .tensor import Tensor
-
-# kernel, stride, padding, dilation: (h, w) pairs; out: (Ho, Wo); padded: (Hp, Wp), the padded input
-# size that every window fits in (padding on the top/left, padding or more at the bottom/right).
-PoolGeometry = namedtuple("PoolGeometry", ["kernel", "stride", "padding", "dilation", "out",
-                                           "padded"])
 
 
 def pool_geometry(size, kernel, stride, padding, dilation, ceil_mode):
-    """The PoolGeometry for input size (H, W), with torch's output-size rule."""
-    out, padded = [], []
+    """The Geometry (kernel, stride, padding, dilation and the pooled size) for input size (H, W),
+    with torch's output-size rule."""
+    out = []
     for n, k, s, p, d in zip(size, kernel, stride, padding, dilation):
         span = n + 2 * p - d * (k - 1) - 1
         o = (-(-span // s) if ceil_mode else span // s) + 1
         if ceil_mode and (o - 1) * s >= n + p:      # the last window must start inside the input
             o -= 1
         out.append(o)
-        padded.append(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1))
-    return PoolGeometry(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), tuple(out),
-                        tuple(padded))
-
-
-def _offsets(geometry):
-    """((i, j), slice-tuple) for each kernel offset: that element of every window, (..., Ho, Wo)."""
-    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
-    ho, wo = geometry.out
-    for i in range(kh):
-        for j in range(kw):
-            yield i * kw + j, (Ellipsis, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
-                               slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
-
-
-def _pad(x, geometry, value):
-    """x (..., H, W) -> (..., Hp, Wp), `value` around it (padding top/left, the rest bottom/right)."""
-    if geometry.padded == x.shape[-2:]:
-        return x
-    xpad = backend.get_array_module(x).full(x.shape[:-2] + geometry.padded, value, dtype=x.dtype)
-    _crop(xpad, geometry, x.shape[-2:])[...] = x
-    return xpad
-
-
-def _crop(xpad, geometry, size):
-    """The (..., H, W) input region of a padded (..., Hp, Wp) array (a view)."""
-    (ph, pw) = geometry.padding
-    return xpad[..., ph:ph + size[0], pw:pw + size[1]]
+    return Geometry.of(kernel, stride, padding, dilation, out)
 
 
 def avg_pool_divisor(size, geometry, count_include_pad):
     """(Ho, Wo) float64: what each window's sum is divided by, as torch: the window's size within
     the zero-padded input (count_include_pad) or within the input itself (not counting padding)."""
     counts = []
-    for n, k, s, p, o in zip(size, geometry.kernel, geometry.stride, geometry.padding, geometry.out):
+    g = geometry
+    for n, k, s, p, o in zip(size, (g.kh, g.kw), (g.sh, g.sw), (g.ph, g.pw), (g.Ho, g.Wo)):
         start = np.arange(o) * s - p
         end = np.minimum(start + k, n + p)
         if not count_include_pad:
@@ -88,12 +60,7 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, geometry, divisor):
         ctx.geometry, ctx.divisor, ctx.size = geometry, divisor, x.shape[-2:]
-        xp = backend.get_array_module(x)
-        xpad = _pad(x, geometry, 0)
-        y = xp.zeros(x.shape[:-2] + geometry.out, dtype=x.dtype)
-        for _, window in _offsets(geometry):
-            y += xpad[window]
-        return y / xp.asarray(divisor, dtype=x.dtype)
+        return kernels.avg_pool2d_forward(x, geometry, divisor)
 
     @staticmethod
     def backward(ctx, gy):
@@ -108,41 +75,21 @@ class AvgPool2dBackward(Function):
         ctx.geometry, ctx.divisor = geometry, divisor
         xp = backend.get_array_module(gy)
         share = gy / xp.asarray(divisor, dtype=gy.dtype)
-        gpad = xp.zeros(gy.shape[:-2] + geometry.padded, dtype=gy.dtype)
-        for _, window in _offsets(geometry):
+        gpad = xp.zeros(gy.shape[:-2] + pool_padded_size(size, geometry), dtype=gy.dtype)
+        for _, window in pool_windows(geometry):
             gpad[window] += share
-        return xp.ascontiguousarray(_crop(gpad, geometry, size))
+        return xp.ascontiguousarray(pool_crop(gpad, geometry, size))
 
     @staticmethod
     def backward(ctx, ggx):
         return AvgPool2d.apply(ggx, ctx.geometry, ctx.divisor), None, None, None
 
 
-def _window_max(x, geometry):
-    """(max, pick): each window's largest value and its offset i * kw + j, both (N, C, Ho, Wo).
-    The first largest wins; a NaN wins over numbers (the last NaN), as in torch; the -inf padding
-    is never picked."""
-    xp = backend.get_array_module(x)
-    xpad = _pad(x, geometry, -np.inf)
-    best, pick = None, None
-    for k, window in _offsets(geometry):
-        values = xpad[window]
-        if best is None:
-            best, pick = values.copy(), xp.zeros(values.shape, dtype=np.int64)
-            continue
-        larger = values > best
-        larger |= values != values                                # NaN
-        xp.copyto(best, values, where=larger)
-        xp.copyto(pick, k, where=larger)
-    return best, pick
-
-
 def flat_indices(pick, geometry, size):
     """torch's return_indices: each pick as an index into the flattened (H, W) input plane."""
     xp = backend.get_array_module(pick)
-    kw = geometry.kernel[1]
-    (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
-    ho, wo = geometry.out
+    g = geometry
+    kw, sh, sw, ph, pw, dh, dw, ho, wo = g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Ho, g.Wo
     rows = xp.arange(ho).reshape(-1, 1) * sh - ph + (pick // kw) * dh        # (N, C, Ho, Wo)
     cols = xp.arange(wo).reshape(1, -1) * sw - pw + (pick % kw) * dw
     return rows * size[1] + cols
@@ -154,7 +101,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geometry):
-        best, ctx.pick = _window_max(x, geometry)
+        best, ctx.pick = kernels.max_pool2d_forward(x, geometry, ctx.needs_input_grad[0] and is_grad_enabled())
         ctx.geometry, ctx.size = geometry, x.shape[-2:]
         return best
 
@@ -171,10 +118,10 @@ class WindowPlace(Function):
     def forward(ctx, gy, pick, geometry, size):
         ctx.pick, ctx.geometry = pick, geometry
         xp = backend.get_array_module(gy)
-        gpad = xp.zeros(gy.shape[:-2] + geometry.padded, dtype=gy.dtype)
-        for k, window in _offsets(geometry):
+        gpad = xp.zeros(gy.shape[:-2] + pool_padded_size(size, geometry), dtype=gy.dtype)
+        for k, window in pool_windows(geometry):
             gpad[window] += xp.where(pick == k, gy, 0)
-        return xp.ascontiguousarray(_crop(gpad, geometry, size))
+        return xp.ascontiguousarray(pool_crop(gpad, geometry, size))
 
     @staticmethod
     def backward(ctx, ggx):
@@ -189,9 +136,9 @@ class WindowPick(Function):
     def forward(ctx, x, pick, geometry):
         ctx.pick, ctx.geometry, ctx.size = pick, geometry, x.shape[-2:]
         xp = backend.get_array_module(x)
-        xpad = _pad(x, geometry, 0)
+        xpad = pool_pad(x, geometry, 0)
         y = xp.zeros(pick.shape, dtype=x.dtype)
-        for k, window in _offsets(geometry):
+        for k, window in pool_windows(geometry):
             y += xp.where(pick == k, xpad[window], 0)
         return y
 
@@ -204,5 +151,5 @@ def max_pool2d(input, geometry, return_indices):
     """Max pooling of a Tensor (N, C, H, W); with return_indices also torch's flat indices."""
     if not return_indices:
         return MaxPool2d.apply(input, geometry)
-    pick = _window_max(input.array, geometry)[1]
+    pick = kernels.max_pool2d_forward(input.array, geometry)[1]
     return MaxPool2d.apply(input, geometry), Tensor(flat_indices(pick, geometry, input.shape[-2:]))

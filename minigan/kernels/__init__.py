@@ -147,6 +147,20 @@ def reflection_pad2d_backward(gy, pad):
     return module_for(gy).reflection_pad2d_backward(gy, pad)
 
 
+# ------------------------------------------------------------------------------------------- pooling
+
+def avg_pool2d_forward(x, geom, divisor):
+    """y (N, C, Ho, Wo): each window's sum over the zero-padded x (N, C, H, W), / divisor (Ho, Wo); geom a
+    Geometry whose grid is the pooled size: reference.avg_pool2d_forward."""
+    return module_for(x).avg_pool2d_forward(x, geom, divisor)
+
+
+def max_pool2d_forward(x, geom, with_pick=True):
+    """(y, pick): each window's largest value and its offset i*kw + j (None unless with_pick):
+    reference.max_pool2d_forward."""
+    return module_for(x).max_pool2d_forward(x, geom, with_pick=with_pick)
+
+
 # ------------------------------------------------------------------------------------------- optimizer
 
 def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay):
@@ -171,5 +185,6 @@ NAMES = ("conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_
          "leaky_relu_forward", "leaky_relu_backward",
          "binary_cross_entropy_forward", "binary_cross_entropy_backward",
          "binary_cross_entropy_with_logits_forward", "binary_cross_entropy_with_logits_backward",
-         "reflection_pad2d_forward", "reflection_pad2d_backward", "adam_step")
+         "reflection_pad2d_forward", "reflection_pad2d_backward", "avg_pool2d_forward", "max_pool2d_forward",
+         "adam_step")
 __all__ = list(NAMES) + ["matmul", "module_for", "cpu"]

@@ -30,6 +30,7 @@ from ..backend import cp
 from . import gpu_sources as src
 from .geometry import Geometry
 from .reference import adam_step  # noqa: F401  (NumPy's ufuncs hand CuPy arrays to CuPy)
+from .reference import avg_pool2d_forward, max_pool2d_forward  # noqa: F401  (whole-array CuPy code)
 from .reference import conv_output_size, conv_transpose_output_size
 
 if cp is None:

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from ..backend import get_array_module
+
 
 def conv_output_size(size, kernel, stride, padding, dilation):
     """Output length of a convolution along one axis (PyTorch's formula)."""
@@ -322,3 +324,72 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
         second = max_exp_avg_sq
     denom = np.sqrt(second) / math.sqrt(1 - beta2 ** step) + eps
     param -= exp_avg / denom * (lr / (1 - beta1 ** step))
+
+
+# -------------------------------------------------------------------------------------------- pooling
+# `geom` is a Geometry whose grid (Ho, Wo) is the pooled size (nn.functional applies ceil_mode). A window
+# is visited as kh*kw strided slices of the padded input, one per kernel offset (i, j):
+# xpad[..., i*dh : i*dh + sh*(Ho-1) + 1 : sh, j*dw : ...] is the (N, C, Ho, Wo) plane of every window's
+# (i, j) element. Whole-array operations only, so these also run on CuPy arrays (gpu.py uses them).
+
+def pool_padded_size(size, geom):
+    """(Hp, Wp): the padded input size that every window fits in (padding top/left, padding or more
+    bottom/right, since ceil_mode windows may overhang)."""
+    return tuple(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1) for n, p, o, s, d, k in zip(
+        size, (geom.ph, geom.pw), (geom.Ho, geom.Wo), (geom.sh, geom.sw), (geom.dh, geom.dw), (geom.kh, geom.kw)))
+
+
+def pool_windows(geom):
+    """(k, slices) for each kernel offset k = i*kw + j: that element of every window, (..., Ho, Wo)."""
+    for i in range(geom.kh):
+        for j in range(geom.kw):
+            yield i * geom.kw + j, (Ellipsis, slice(i * geom.dh, i * geom.dh + geom.sh * (geom.Ho - 1) + 1, geom.sh),
+                                    slice(j * geom.dw, j * geom.dw + geom.sw * (geom.Wo - 1) + 1, geom.sw))
+
+
+def pool_crop(xpad, geom, size):
+    """The (..., H, W) input region of a padded (..., Hp, Wp) array (a view)."""
+    return xpad[..., geom.ph:geom.ph + size[0], geom.pw:geom.pw + size[1]]
+
+
+def pool_pad(x, geom, value):
+    """x (..., H, W) -> (..., Hp, Wp) with `value` around it."""
+    padded = pool_padded_size(x.shape[-2:], geom)
+    if padded == x.shape[-2:]:
+        return x
+    xpad = get_array_module(x).full(x.shape[:-2] + padded, value, dtype=x.dtype)
+    pool_crop(xpad, geom, x.shape[-2:])[...] = x
+    return xpad
+
+
+def avg_pool2d_forward(x, geom, divisor):
+    """y (N, C, Ho, Wo): each window's sum over the zero-padded x (offsets in order), / divisor (Ho, Wo)."""
+    xp = get_array_module(x)
+    xpad = pool_pad(x, geom, 0)
+    y = xp.zeros(x.shape[:-2] + (geom.Ho, geom.Wo), dtype=x.dtype)
+    for _, window in pool_windows(geom):
+        y += xpad[window]
+    return y / xp.asarray(divisor, dtype=x.dtype)
+
+
+def max_pool2d_forward(x, geom, with_pick=True):
+    """(y, pick): each window's largest value and (with_pick, else None) its offset i*kw + j, both
+    (N, C, Ho, Wo). The first largest wins; a NaN wins over numbers (the last NaN), as in torch; padding
+    is never picked."""
+    xp = get_array_module(x)
+    xpad = pool_pad(x, geom, -np.inf)
+    inside = xp.zeros(pool_padded_size(x.shape[-2:], geom), dtype=bool)    # which padded cells are input
+    pool_crop(inside, geom, x.shape[-2:])[...] = True
+    best = pick = found = None
+    for k, window in pool_windows(geom):
+        values, real = xpad[window], inside[window[1:]]
+        if best is None:
+            best, found = values.copy(), xp.broadcast_to(real, values.shape).copy()
+            pick = xp.zeros(values.shape, dtype=np.int64)
+            continue
+        take = (values > best) | (values != values) | ~found       # larger, NaN, or the first input cell
+        take &= real
+        xp.copyto(best, values, where=take)
+        xp.copyto(pick, k, where=take)
+        found |= real
+    return best, (pick if with_pick else None)

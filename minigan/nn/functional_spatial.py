@@ -44,8 +44,8 @@ def _geometry(fn, input, kernel_size, stride, padding, dilation, ceil_mode):
         raise ValueError(f"{fn}: pad should be at most half of the effective kernel size, got "
                          f"padding {padding} and kernel_size {kernel}")
     geometry = pool_geometry(input.shape[-2:], kernel, stride, padding, dilation, ceil_mode)
-    if min(geometry.out) < 1:
-        raise ValueError(f"{fn}: the output size {geometry.out} is too small for input "
+    if min(geometry.Ho, geometry.Wo) < 1:
+        raise ValueError(f"{fn}: the output size {(geometry.Ho, geometry.Wo)} is too small for input "
                          f"{input.shape} (kernel_size {kernel}, padding {padding})")
     return geometry
 
@@ -65,7 +65,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         if divisor_override is not None:
             if divisor_override <= 0:
                 raise ValueError(f"{fn}: divisor_override must be > 0, got {divisor_override}")
-            divisor = np.full(geometry.out, float(divisor_override))
+            divisor = np.full((geometry.Ho, geometry.Wo), float(divisor_override))
         else:
             divisor = avg_pool_divisor(x.shape[-2:], geometry, count_include_pad)
         return AvgPool2d.apply(x, geometry, divisor)

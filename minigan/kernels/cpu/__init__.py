@@ -9,6 +9,7 @@
 | direct.py | direct loops for convolutions with 1-4 output channels |
 | rows.py | inline row helpers (copy, add, axpy, dot, four-tap passes) the loops share |
 | norm.py, activation.py, loss.py, pad.py | batch norm, LeakyReLU, BCE, reflection padding |
+| pool.py | average and max pooling forward |
 | optim.py | one Adam step on one parameter, fused |
 
 Debugging: NUMBA_DISABLE_JIT=1 runs every kernel as plain Python; NUMBA_NUM_THREADS=1 runs the parallel
@@ -23,3 +24,4 @@ from .loss import (binary_cross_entropy_backward, binary_cross_entropy_forward, 
 from .optim import adam_step  # noqa: F401
 from .norm import batch_norm_apply, batch_norm_backward, batch_norm_stats  # noqa: F401
 from .pad import reflection_pad2d_backward, reflection_pad2d_forward  # noqa: F401
+from .pool import avg_pool2d_forward, max_pool2d_forward  # noqa: F401
