@@ -106,23 +106,16 @@ def run(args):
                           cache=False if args.no_cache else None, progress=not args.no_progress,
                           skip_bad=args.skip_bad_images, caller="fid")
     sets = [extractor.collect(p, _needs(args, p), name) for p, name in zip(paths, "AB")]
+    check(args, paths, sets)
     results = {}
     if args.save_stats is not None:
         save_statistics(args.save_stats, *sets[0]["stats"])
         print(f"saved the statistics of {args.path_a} ({len(sets[0]['stats'][0])}-d) to "
               f"{args.save_stats}")
     if len(sets) == 2:
-        (mu1, sigma1), (mu2, sigma2) = sets[0]["stats"], sets[1]["stats"]
-        if mu1.shape != mu2.shape:
-            fail(f"fid: {args.path_a} has {mu1.shape[0]}-d features and {args.path_b} "
-                 f"{mu2.shape[0]}-d; both must come from the same network")
-        results["fid"] = frechet_distance(mu1, sigma1, mu2, sigma2)
+        results["fid"] = frechet_distance(*sets[0]["stats"], *sets[1]["stats"])
         print(f"FID: {results['fid']:.6f}")
     if args.kid:
-        counts = [len(s["features"]) for s in sets]
-        if args.kid_subset_size > min(counts):
-            fail(f"--kid-subset-size {args.kid_subset_size} is more than the images there are "
-                 f"({counts[0]} and {counts[1]}); use --kid-subset-size {min(counts)} or less")
         results["kid"] = kid_from_features(sets[0]["features"], sets[1]["features"],
                                            args.kid_subsets, args.kid_subset_size)
         print(f"KID: {results['kid'][0]:.6g} ± {results['kid'][1]:.6g} ({args.kid_subsets} "
@@ -132,13 +125,26 @@ def run(args):
             if "logits" not in found:
                 print(f"IS ({path}): none (a statistics file holds no logits)")
                 continue
-            if len(found["logits"]) < args.is_splits:
-                fail(f"--is-splits {args.is_splits} is more than the {len(found['logits'])} "
-                     f"images of {path}; use --is-splits {len(found['logits'])} or less")
             score = inception_score_from_logits(found["logits"], args.is_splits)
             results[f"is {path}"] = score
             print(f"IS ({path}): {score[0]:.6g} ± {score[1]:.6g} ({args.is_splits} splits)")
     return results
+
+
+def check(args, paths, sets):
+    """One-line errors, before anything is printed, for sets that cannot give what is asked."""
+    if len(sets) == 2 and sets[0]["stats"][0].shape != sets[1]["stats"][0].shape:
+        fail(f"fid: {paths[0]} has {len(sets[0]['stats'][0])}-d features and {paths[1]} "
+             f"{len(sets[1]['stats'][0])}-d; both must come from the same network")
+    if args.kid:
+        counts = [len(s["features"]) for s in sets]
+        if args.kid_subset_size > min(counts):
+            fail(f"--kid-subset-size {args.kid_subset_size} is more than the images there are "
+                 f"({counts[0]} and {counts[1]}); use --kid-subset-size {min(counts)} or less")
+    for path, found in zip(paths, sets):
+        if args.inception_score and "logits" in found and len(found["logits"]) < args.is_splits:
+            fail(f"--is-splits {args.is_splits} is more than the {len(found['logits'])} images "
+                 f"of {path}; use --is-splits {len(found['logits'])} or less")
 
 
 def main(argv=None):
