@@ -12,46 +12,69 @@ from numba import njit, prange
 from .conv import _contiguous
 
 
-@njit(parallel=True, cache=True)
-def _avg_planes(x, geom, divisor, y):
-    """y[p, ho, wo] = sum of the window's input cells of x[p] / divisor[ho, wo]; x (P, H, W)."""
-    kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
-    H, W = x.shape[1], x.shape[2]
-    for p in prange(x.shape[0]):
-        for ho in range(Ho):
-            for wo in range(Wo):
-                y[p, ho, wo] = 0
-                for i in range(kh):
-                    r = ho * sh - ph + i * dh
-                    if 0 <= r < H:
-                        for j in range(kw):
-                            c = wo * sw - pw + j * dw
-                            if 0 <= c < W:
-                                y[p, ho, wo] += x[p, r, c]
-                y[p, ho, wo] /= divisor[ho, wo]
+def _taps(out, s, p, d, k, n):
+    """(lo, hi) per kernel tap t, int64 arrays: the output indices o whose input index o*s - p + t*d lies
+    in [0, n) are range(lo[t], hi[t]). Worked out once per call, not per output cell."""
+    shift = np.arange(k) * d - p
+    return np.maximum(0, -(shift // s)), np.minimum(out, (n - 1 - shift) // s + 1)
 
 
 @njit(parallel=True, cache=True)
-def _max_planes(x, geom, y, pick, with_pick):
-    """y[p, ho, wo] = the largest input cell of the window (NaN wins), pick its offset i*kw + j."""
+def _avg_planes(x, geom, rows, cols, divisor, y):
+    """y[p, ho, wo] = sum of the window's input cells of x[p] / divisor[ho, wo]; x (P, H, W). Row by row,
+    one kernel tap at a time over its run of output columns: the reference's order of additions
+    (padding adds nothing), and a contiguous run is one vectorised add."""
     kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
-    H, W = x.shape[1], x.shape[2]
     for p in prange(x.shape[0]):
         for ho in range(Ho):
-            for wo in range(Wo):
-                best, at, found = x[p, 0, 0], 0, False
-                for i in range(kh):
-                    r = ho * sh - ph + i * dh
-                    if 0 <= r < H:
-                        for j in range(kw):
-                            c = wo * sw - pw + j * dw
-                            if 0 <= c < W:
-                                v = x[p, r, c]
-                                if not found or v > best or v != v:
-                                    best, at, found = v, i * kw + j, True
-                y[p, ho, wo] = best
-                if with_pick:
-                    pick[p, ho, wo] = at
+            out = y[p, ho]
+            out[:] = 0
+            for i in range(kh):
+                if rows[0][i] <= ho < rows[1][i]:
+                    src = x[p, ho * sh - ph + i * dh]
+                    for j in range(kw):
+                        lo, hi, shift = cols[0][j], cols[1][j], j * dw - pw
+                        if sw == 1:
+                            out[lo:hi] += src[lo + shift:hi + shift]
+                        else:
+                            for wo in range(lo, hi):
+                                out[wo] += src[wo * sw + shift]
+            out /= divisor[ho]
+
+
+@njit(parallel=True, cache=True)
+def _max_planes(x, geom, rows, cols, y, pick, with_pick):
+    """y[p, ho, wo] = the largest input cell of the window (NaN wins), pick its offset i*kw + j. Row by
+    row and tap by tap, like _avg_planes, with branch-free updates (on random data a branch mispredicts
+    half the time); `at` < 0 until a window has seen an input cell, so padding is never picked."""
+    kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo = geom
+    for p in prange(x.shape[0]):
+        at = np.empty(Wo, np.int64)
+        for ho in range(Ho):
+            best = y[p, ho]
+            best[:] = -np.inf
+            at[:] = -1
+            for i in range(kh):
+                if rows[0][i] <= ho < rows[1][i]:
+                    src = x[p, ho * sh - ph + i * dh]
+                    for j in range(kw):
+                        lo, hi, shift, k = cols[0][j], cols[1][j], j * dw - pw, i * kw + j
+                        if with_pick:
+                            for wo in range(lo, hi):
+                                v, b, a = src[wo * sw + shift], best[wo], at[wo]
+                                take = (v > b) | (v != v) | (a < 0)
+                                best[wo] = v if take else b
+                                at[wo] = k if take else a
+                        else:                               # -inf start: only the value matters
+                            for wo in range(lo, hi):
+                                v, b = src[wo * sw + shift], best[wo]
+                                best[wo] = v if (v > b) | (v != v) else b
+            if with_pick:
+                pick[p, ho] = at
+
+
+def _tap_ranges(geom, H, W):
+    return (_taps(geom.Ho, geom.sh, geom.ph, geom.dh, geom.kh, H), _taps(geom.Wo, geom.sw, geom.pw, geom.dw, geom.kw, W))
 
 
 def avg_pool2d_forward(x, geom, divisor):
@@ -59,7 +82,7 @@ def avg_pool2d_forward(x, geom, divisor):
     (x,) = _contiguous(x)
     N, C, H, W = x.shape
     y = np.empty((N, C, geom.Ho, geom.Wo), x.dtype)
-    _avg_planes(x.reshape(N * C, H, W), tuple(geom), np.asarray(divisor, dtype=x.dtype),
+    _avg_planes(x.reshape(N * C, H, W), tuple(geom), *_tap_ranges(geom, H, W), np.asarray(divisor, dtype=x.dtype),
                 y.reshape(N * C, geom.Ho, geom.Wo))
     return y
 
@@ -70,6 +93,6 @@ def max_pool2d_forward(x, geom, with_pick=True):
     N, C, H, W = x.shape
     y = np.empty((N, C, geom.Ho, geom.Wo), x.dtype)
     pick = np.empty(y.shape if with_pick else (0, 0, 0, 0), np.int64)
-    _max_planes(x.reshape(N * C, H, W), tuple(geom), y.reshape(N * C, geom.Ho, geom.Wo),
+    _max_planes(x.reshape(N * C, H, W), tuple(geom), *_tap_ranges(geom, H, W), y.reshape(N * C, geom.Ho, geom.Wo),
                 pick.reshape(pick.shape[0] * pick.shape[1], pick.shape[2], pick.shape[3]), with_pick)
     return y, (pick if with_pick else None)
