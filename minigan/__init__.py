@@ -8,9 +8,9 @@ import numpy as np
 
 from . import backend
 from .autograd import (Function, Tensor, arange, cat, empty, empty_like, enable_grad, from_numpy,
-                       full, full_like, linspace, no_grad, ones, ones_like, rand, rand_like,
-                       randint, randn, randn_like, set_grad_enabled, stack, tensor, where, zeros,
-                       zeros_like)
+                       full, full_like, is_grad_enabled, linspace, no_grad, ones, ones_like, rand,
+                       rand_like, randint, randn, randn_like, set_grad_enabled, stack, tensor, where,
+                       zeros, zeros_like)
 from .autograd.tensor_functions import (abs, add, amax, amin, argmax, argmin, clamp, clip, div,
                                         exp, flatten, is_tensor, log, masked_fill, matmul, max,
                                         maximum, mean, min, minimum, mm, mul, neg, numel, permute,

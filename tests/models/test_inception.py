@@ -107,6 +107,23 @@ def test_no_graph_is_recorded(random_state, tmp_path):
     assert all(not t.requires_grad and t.grad_fn is None for t in outputs)
 
 
+def test_inference_folds_batch_norm_into_the_convs(oracle, net):
+    """Under no_grad each BasicConv2d runs one conv with the eval batch norm folded in; with a graph it
+    runs conv, batch norm and ReLU. Both give pytorch-fid's numbers to float32 rounding."""
+    x = np.random.default_rng(5).random((1, 3, 80, 80), dtype=np.float32)
+    folded = run(net, x)
+    unfolded = [t.detach().numpy() for t in net(mg.tensor(x, requires_grad=True))]
+    for ours, theirs, what in zip(folded, unfolded, ("pool3", "logits")):
+        assert_close(ours, theirs, what)
+        assert not np.array_equal(ours, theirs)           # two different roundings: two code paths ran
+    w, b = net.Conv2d_1a_3x3.folded()
+    bn = net.Conv2d_1a_3x3.bn
+    scale = bn.weight.numpy() / np.sqrt(bn.running_var.numpy() + bn.eps)
+    np.testing.assert_allclose(w.numpy(), net.Conv2d_1a_3x3.conv.weight.numpy() * scale[:, None, None, None],
+                               rtol=1e-6)
+    np.testing.assert_allclose(b.numpy(), bn.bias.numpy() - bn.running_mean.numpy() * scale, rtol=1e-5, atol=1e-7)
+
+
 def test_small_images_without_the_resize_are_a_clear_error():
     model = FIDInceptionV3(resize_input=False)
     with pytest.raises(ValueError, match="at least 75"):
