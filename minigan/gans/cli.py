@@ -26,7 +26,8 @@ and rank 0 goes on to evaluate and ``finish``. ``--allow-reshard`` resumes a che
 another world size. Without mpiexec none of this runs.
 
 The saved config: every flag except those in ``RUN_KEYS`` (where the results go, how they are
-shown, how often they are saved: nothing that changes the numbers) and those left unset (None).
+shown, how often they are saved, what --eval-inception adds at the end: nothing that changes the
+training's numbers) and those left unset (None).
 A resume must match it, except for the run's length (``trainer.EXTENDABLE``).
 """
 import glob
@@ -44,7 +45,8 @@ from . import report
 from .trainer import NonFiniteLossError
 
 RUN_KEYS = ("out", "device", "resume", "overwrite", "no_progress", "checkpoint_every",
-            "save_epoch_freq", "test", "results", "epoch", "to", "allow_reshard")
+            "save_epoch_freq", "test", "results", "epoch", "to", "allow_reshard",
+            "eval_inception", "inception_samples")
 # The files a run writes into --out (what --overwrite removes, and nothing else).
 RUN_FILES = ("checkpoint.safetensors", "checkpoint_epoch*.safetensors", "metrics.json",
              "losses.png", "index.html", "epoch_*.png", "samples_epoch*.png", "ring.png",
@@ -262,6 +264,47 @@ def finish(loop, args, metrics, title):
     if loop.interrupted:
         sys.exit(130)
     return metrics
+
+
+# ---------------------------------------------------------------- --eval-inception
+def add_inception_arguments(parser, samples, what):
+    """--eval-inception FILE and --inception-samples N (default ``samples``); ``what`` names the
+    images compared, for the help."""
+    parser.add_argument("--eval-inception", metavar="FILE", default=None,
+                        help=f"at the end, also FID and KID on Inception-v3 pool3 features (the "
+                             f"weights file of docs/metrics.md) of {what}; about 0.1-0.4 s an "
+                             f"image on CPU")
+    parser.add_argument("--inception-samples", metavar="N", type=int, default=samples,
+                        help=f"with --eval-inception: images per set (default {samples})")
+
+
+def inception_model(args, device):
+    """The network --eval-inception names, loaded before training (a missing or wrong file stops
+    the run at once, in one line); None without the flag and on ranks other than 0."""
+    if args.eval_inception is None or not is_main_process():
+        return None
+    if args.inception_samples < 2:
+        fail(f"--inception-samples must be at least 2 (a covariance), got "
+             f"{args.inception_samples}")
+    from ..metrics import inception_model as load     # (metrics imports gans: loaded on use)
+    try:
+        return load(args.eval_inception, device)
+    except (OSError, ValueError) as e:
+        fail(f"--eval-inception: {e}")
+
+
+def inception_scores(model, real, fake, args, what):
+    """FID and KID (``minigan.metrics.fid_and_kid``) of the first --inception-samples of ``fake``
+    against as many of ``real``, images (N, C, H, W) in [-1, 1]; prints one line and returns the
+    scores for metrics.json ({} without --eval-inception)."""
+    if model is None:
+        return {}
+    from ..metrics import fid_and_kid
+    n = args.inception_samples
+    scores = fid_and_kid(real[:n], fake[:n], model, progress=not args.no_progress)
+    print(f"{what}: Inception FID {scores['fid']:.2f}, KID {scores['kid']:.4f} "
+          f"({scores['fake_images']} generated vs {scores['real_images']} real images)")
+    return scores
 
 
 # ---------------------------------------------------------------- --test (translation examples)

@@ -23,11 +23,11 @@ from .frechet import frechet_distance, gaussian_statistics
 from .inception_score import inception_score_from_logits
 from .kid import kid_from_features
 from .ppl import inception_features, ppl
-from .scores import Extractor, fid, inception_score, kid, statistics
+from .scores import Extractor, fid, fid_and_kid, inception_score, kid, statistics
 from .statistics import load_statistics, save_statistics
 
 __all__ = [
-    "fid", "kid", "inception_score", "ppl", "statistics", "frechet_distance",
+    "fid", "kid", "inception_score", "ppl", "statistics", "fid_and_kid", "frechet_distance",
     "gaussian_statistics", "kid_from_features", "inception_score_from_logits", "activations",
     "inception_model", "inception_features", "Extractor", "load_statistics", "save_statistics",
 ]

@@ -37,11 +37,14 @@ def gaussian_statistics(features):
 
 
 def _sqrtm(matrix):
-    """scipy's matrix square root. SciPy 1.16 deprecated ``disp`` (pytorch-fid passes
-    ``disp=False``); the root it returns is the same either way."""
+    """scipy's matrix square root, quietly, as pytorch-fid's ``disp=False`` asks. SciPy 1.16
+    deprecated ``disp`` and warns (LinAlgWarning) of a singular matrix instead; the root it
+    returns is the same either way."""
     if _SCIPY < (1, 16):
         return linalg.sqrtm(matrix, disp=False)[0]
-    return linalg.sqrtm(matrix)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        return linalg.sqrtm(matrix)
 
 
 def check_statistics(mu1, sigma1, mu2, sigma2, caller="frechet_distance"):

@@ -177,3 +177,34 @@ def statistics(source, model=None, weights=None, batch_size=50, device="cpu", ca
     extractor = Extractor(model, weights, batch_size, device, cache, progress, skip_bad,
                           "statistics")
     return extractor.get(source, "stats", "source")
+
+
+def fid_and_kid(real, fake, model, value_range=(-1.0, 1.0), kid_subsets=100,
+                kid_subset_size=1000, batch_size=50, progress=True):
+    """FID and KID of generated images against real ones, in one pass of the network over each:
+    what the examples' ``--eval-inception`` logs.
+
+    Args:
+        real, fake: images (N, C, H, W), arrays or Tensors, C 1 or 3, values in ``value_range``
+            (a generator's tanh: (-1, 1)).
+        model: the feature network (``inception_model(weights)``).
+        kid_subset_size: at most this many per KID subset; fewer when a set is smaller (so with
+            N below 1000 every subset is the whole set, up to order, and the std is 0).
+    Returns {"fid", "kid", "kid_std", "kid_subsets", "kid_subset_size", "real_images",
+    "fake_images"}.
+    """
+    low, high = value_range
+    found = []
+    for images, name in ((real, "real"), (fake, "fake")):
+        data = images.numpy() if isinstance(images, Tensor) else np.asarray(images)
+        scaled = (data.astype(np.float32) - low) / (high - low)         # -> [0, 1]
+        features, _ = activations(check_images(scaled, "fid_and_kid"), model, batch_size,
+                                  progress, f"inception {name}")
+        found.append(features)
+    subset = min(kid_subset_size, len(found[0]), len(found[1]))
+    kid_mean, kid_std = kid_from_features(found[0], found[1], kid_subsets, subset)
+    mu1, sigma1 = gaussian_statistics(found[0])
+    mu2, sigma2 = gaussian_statistics(found[1])
+    return {"fid": frechet_distance(mu1, sigma1, mu2, sigma2), "kid": kid_mean,
+            "kid_std": kid_std, "kid_subsets": kid_subsets, "kid_subset_size": subset,
+            "real_images": len(found[0]), "fake_images": len(found[1])}
