@@ -18,7 +18,9 @@ Two things differ, both stated here:
 - the path: ``minigan.gans.evaluation.slerp`` (White 2016), which keeps z at the length G was
   trained on; StyleGAN's slerp returns unit vectors, because its mapping network normalises z.
 
-Latents are drawn from ``np.random.default_rng(seed)``: z0 (n, dim), then z1 (n, dim), then t.
+z0, z1 and t come from three generators spawned from ``np.random.SeedSequence(seed)``, batch by
+batch, so the paths (and the result, up to float32 round-off) do not depend on ``batch_size``, and
+100,000 paths never sit in memory at once.
 
     >>> ppl(G, (100, 1, 1), classifier.features, n_samples=2000)      # a DCGAN on digits
     183.4
@@ -69,6 +71,17 @@ def _latent_sampler(latent):
     return (lambda n, rng: rng.standard_normal((n, dim))), shape
 
 
+def _path_ends(draw, streams, n, epsilon, sampling):
+    """Latents at t and t + epsilon on ``n`` slerp paths: (n, 2, dim) float64."""
+    z0 = np.asarray(draw(n, streams[0]), np.float64)
+    z1 = np.asarray(draw(n, streams[1]), np.float64)
+    if z0.shape != z1.shape or z0.ndim != 2 or len(z0) != n:
+        raise ValueError(f"ppl: the sampler must return (n, dim) arrays, asked for n = {n}, got "
+                         f"{z0.shape}")
+    t = streams[2].uniform(0.0, 1.0, n) if sampling == "full" else np.zeros(n)
+    return np.stack([slerp(z0[i], z1[i], [t[i], t[i] + epsilon]) for i in range(n)])
+
+
 def _distances(generator, features_fn, z_a, z_b, shape, device):
     """Squared feature distances between G(z_a) and G(z_b), per sample: (B,)."""
     z = np.concatenate([z_a, z_b]).astype(np.float32)                  # (2B, dim)
@@ -106,24 +119,17 @@ def ppl(generator, latent, features_fn, n_samples=10000, epsilon=1e-4, batch_siz
     if not epsilon > 0:
         raise ValueError(f"ppl: epsilon must be > 0, got {epsilon!r}")
     draw, shape = _latent_sampler(latent)
-    rng = np.random.default_rng(seed)
-    z0 = np.asarray(draw(n_samples, rng), np.float64)
-    z1 = np.asarray(draw(n_samples, rng), np.float64)
-    if z0.shape != z1.shape or z0.ndim != 2 or len(z0) != n_samples:
-        raise ValueError(f"ppl: the sampler must return ({n_samples}, dim) arrays, got "
-                         f"{z0.shape}")
-    t = rng.uniform(0.0, 1.0, n_samples) if sampling == "full" else np.zeros(n_samples)
-    ends = np.stack([slerp(z0[i], z1[i], [t[i], t[i] + epsilon])       # (n, 2, dim)
-                     for i in range(n_samples)])
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
     device = device or model_device(generator)
-    distances = []
     modules = [m for m in (generator, getattr(features_fn, "__self__", None),
                            getattr(features_fn, "module", None)) if isinstance(m, Module)]
+    distances = []
     with evaluating(*modules), no_grad():
         for start in tqdm(range(0, n_samples, batch_size), desc="ppl", disable=not progress,
                           leave=False, dynamic_ncols=True):
-            pair = ends[start:start + batch_size]
-            distances.append(_distances(generator, features_fn, pair[:, 0], pair[:, 1], shape,
+            ends = _path_ends(draw, streams, min(batch_size, n_samples - start), epsilon,
+                              sampling)                               # (B, 2, dim)
+            distances.append(_distances(generator, features_fn, ends[:, 0], ends[:, 1], shape,
                                         device))
     distances = np.concatenate(distances) / epsilon ** 2
     if discard is not None:

@@ -24,7 +24,7 @@ class LinearG(nn.Module):
 
 
 class Recorder:
-    """A latent sampler that keeps what it drew."""
+    """A latent sampler that keeps what it drew (batch by batch: z0's, then z1's)."""
 
     def __init__(self, dim):
         self.dim, self.draws = dim, []
@@ -51,10 +51,18 @@ def test_linear_generator_has_the_analytic_path_length():
     value = ppl(G, sampler, flat, n_samples=64, batch_size=16, sampling="end", discard=None,
                 progress=False)
     weight = G.linear.weight.numpy().astype(np.float64) * 2.0              # (16, 16)
-    velocity = slerp_velocity_at_0(*sampler.draws)                         # (64, 16)
+    z0, z1 = np.concatenate(sampler.draws[0::2]), np.concatenate(sampler.draws[1::2])
+    velocity = slerp_velocity_at_0(z0, z1)                                 # (64, 16)
     expected = ((velocity @ weight.T) ** 2).sum(1).mean()
     assert value == pytest.approx(expected, rel=1e-2)
     assert value != pytest.approx(expected / 4, rel=0.5)                    # the scale counts
+
+
+def test_the_paths_do_not_depend_on_the_batch_size():
+    G = LinearG()
+    values = [ppl(G, 16, flat, n_samples=30, batch_size=b, progress=False) for b in (7, 30)]
+    assert values[0] == pytest.approx(values[1], rel=1e-4)
+    assert ppl(G, 16, flat, n_samples=30, seed=1, progress=False) != values[1]
 
 
 def test_constant_generator_has_zero_path_length_in_classifier_features():
@@ -103,7 +111,8 @@ def test_inception_features_maps_range_and_grey(tiny_model):
     ({"sampling": "middle"}, "sampling must be 'full' or 'end'"),
     ({"n_samples": 0}, "n_samples must be a positive int"),
     ({"epsilon": 0}, "epsilon must be > 0"),
-    ({"latent": lambda n, rng: np.zeros((n + 1, 4))}, r"must return \(10, dim\) arrays"),
+    ({"latent": lambda n, rng: np.zeros((n + 1, 4))}, r"must return \(n, dim\) arrays, asked "
+                                                      r"for n = 10, got \(11, 4\)"),
 ])
 def test_errors_are_one_line(kwargs, message):
     args = {"latent": 16, "n_samples": 10, **kwargs}
