@@ -1,7 +1,9 @@
 """Average and max pooling forward, one (sample, channel) plane per task.
 
-Each output cell walks its window over the input directly, skipping the padding, so no padded copy is
-made. Same results as kernels/reference.py: the average sums the window's offsets in the same order
+Each output row is built tap by tap: for kernel tap (i, j), the run of output columns whose input lies
+inside the image (worked out once per call), so no padded copy is made and no per-cell bounds test or
+division runs. The runs are views that start at 0 (`seg[q * sw]`, not `src[wo * sw + shift]`): an index
+that might be negative carries Numba's wraparound check, which stops LLVM from vectorising the loop. Same results as kernels/reference.py: the average sums the window's offsets in the same order
 (padding counts as zeros) and divides by the same divisor; the max keeps the first largest value, lets
 a NaN win (the last one), and never picks padding. The backward passes are linear ops of the gradient
 (autograd/pool.py) and run as whole-array code. Debug with NUMBA_DISABLE_JIT=1.
@@ -33,12 +35,10 @@ def _avg_planes(x, geom, rows, cols, divisor, y):
                 if rows[0][i] <= ho < rows[1][i]:
                     src = x[p, ho * sh - ph + i * dh]
                     for j in range(kw):
-                        lo, hi, shift = cols[0][j], cols[1][j], j * dw - pw
-                        if sw == 1:
-                            out[lo:hi] += src[lo + shift:hi + shift]
-                        else:
-                            for wo in range(lo, hi):
-                                out[wo] += src[wo * sw + shift]
+                        lo, hi = cols[0][j], cols[1][j]
+                        dst, seg = out[lo:hi], src[lo * sw + j * dw - pw:]      # views from 0: see below
+                        for q in range(hi - lo):
+                            dst[q] += seg[q * sw]
             out /= divisor[ho]
 
 
@@ -58,17 +58,19 @@ def _max_planes(x, geom, rows, cols, y, pick, with_pick):
                 if rows[0][i] <= ho < rows[1][i]:
                     src = x[p, ho * sh - ph + i * dh]
                     for j in range(kw):
-                        lo, hi, shift, k = cols[0][j], cols[1][j], j * dw - pw, i * kw + j
+                        lo, hi, k = cols[0][j], cols[1][j], i * kw + j
+                        dst, seg = best[lo:hi], src[lo * sw + j * dw - pw:]
                         if with_pick:
-                            for wo in range(lo, hi):
-                                v, b, a = src[wo * sw + shift], best[wo], at[wo]
+                            got = at[lo:hi]
+                            for q in range(hi - lo):
+                                v, b, a = seg[q * sw], dst[q], got[q]
                                 take = (v > b) | (v != v) | (a < 0)
-                                best[wo] = v if take else b
-                                at[wo] = k if take else a
+                                dst[q] = v if take else b
+                                got[q] = k if take else a
                         else:                               # -inf start: only the value matters
-                            for wo in range(lo, hi):
-                                v, b = src[wo * sw + shift], best[wo]
-                                best[wo] = v if (v > b) | (v != v) else b
+                            for q in range(hi - lo):
+                                v, b = seg[q * sw], dst[q]
+                                dst[q] = v if (v > b) | (v != v) else b
             if with_pick:
                 pick[p, ho] = at
 
