@@ -6,9 +6,13 @@ and of forward+backward, plus a probe: the output and each input gradient projec
 directions, which the other framework's process reproduces. check_error compares the two probes.
 """
 import contextlib
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +48,8 @@ CYCLEGAN64 = [
 ]
 ELEMENTWISE_SHAPES = {"small": (64, 128, 16, 16), "large": (64, 128, 64, 64)}
 MISMATCH = 1e-3
+# OPENBLAS_CORETYPE per bench setting: the core OpenBLAS detects, and Haswell (as these machines set)
+SETTINGS = {"detected": None, "haswell": "Haswell"}
 
 
 class Framework:
@@ -255,6 +261,22 @@ def fmt_check(error):
     if error is None:
         return "-"
     return f"{error:.1e}" + (" MISMATCH" if error > MISMATCH else "")
+
+
+def run_isolated_worker(bench, name, cmd, setting, out):
+    """Run a bench's worker process for framework `name` under BLAS `setting` (SETTINGS) and return its
+    JSON result from `out`; exits with a message if it failed or imported the other framework."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if SETTINGS[setting]:
+        env["OPENBLAS_CORETYPE"] = SETTINGS[setting]
+    done = subprocess.run(cmd, env=env)
+    if done.returncode != 0 or not Path(out).exists():
+        sys.exit(f"{bench}: the {name} worker failed (rc {done.returncode}); its output is above")
+    result = json.loads(Path(out).read_text())
+    if not result["isolated"]:
+        sys.exit(f"{bench}: the {name} worker imported the other framework; its timings are void")
+    return result
 
 
 def cpu_model():

@@ -24,8 +24,6 @@ Method:
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,9 +31,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
-from harness import Framework, cpu_model, fmt, fmt_check, fmt_ratio, geometric_mean, ratio, rows_of, run_all  # noqa: E402
+from harness import (SETTINGS, Framework, cpu_model, fmt, fmt_check, fmt_ratio, geometric_mean,  # noqa: E402
+                     ratio, rows_of, run_all, run_isolated_worker)
 
-SETTINGS = {"detected": None, "haswell": "Haswell"}
 NETWORKS = ("DCGAN", "CycleGAN", "CycleGAN-64")
 
 
@@ -80,20 +78,10 @@ def worker(args):
 
 def run_worker(name, args, setting, tmp):
     out = Path(tmp) / f"{name}-{setting}.json"
-    env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)
-    if SETTINGS[setting]:
-        env["OPENBLAS_CORETYPE"] = SETTINGS[setting]
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--json", str(out),
            "--repeats", str(args.repeats), "--warmup", str(args.warmup)] + (["--quick"] if args.quick else []) \
         + (["--only", args.only] if args.only else [])
-    done = subprocess.run(cmd, env=env)
-    if done.returncode != 0 or not out.exists():
-        sys.exit(f"bench/kernels.py: the {name} worker failed (rc {done.returncode}); its output is above")
-    result = json.loads(out.read_text())
-    if not result["isolated"]:
-        sys.exit(f"bench/kernels.py: the {name} worker imported the other framework; its timings are void")
-    return result
+    return run_isolated_worker("bench/kernels.py", name, cmd, setting, out)
 
 
 def table(setting, ours, theirs, quick):
