@@ -150,6 +150,16 @@ class ArrayMethods:
 
     clip_ = clamp_
 
+    def relu_(self):
+        """max(x, 0) in place (NaN stays NaN), for tensors outside a graph: inference passes, where
+        torch models use ReLU(inplace=True) to skip a fresh output array and its page faults."""
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("relu_: minigan records no graph for in-place ReLU; use relu() on a "
+                               "tensor that requires grad, or run under mg.no_grad()")
+        self._check_inplace("relu_")
+        backend.get_array_module(self.array).maximum(self.array, 0, out=self.array)
+        return self
+
     def _arithmetic(self, name, result):
         """Write an arithmetic result in place; a float result into an integer tensor is an error
         (as torch), not a silent truncation."""

@@ -168,3 +168,16 @@ def test_function_forms_equal_methods():
     assert mg.mean(x, 0).shape == (4,) and mg.sum(x, 1, keepdim=True).shape == (3, 1)
     assert mg.matmul(x, x.T).shape == (3, 3) and mg.flatten(mg.randn(2, 3, 4), 1).shape == (2, 12)
     assert mg.is_tensor(x) and not mg.is_tensor(np.zeros(1))
+
+
+def test_relu_in_place_outside_a_graph():
+    x = mg.tensor([-1.0, 0.5, float("nan"), -0.0])
+    version = x._version
+    assert x.relu_() is x
+    assert np.array_equal(x.numpy(), [0.0, 0.5, np.nan, 0.0], equal_nan=True) and x._version == version + 1
+    y = mg.randn(3, requires_grad=True) * 2                  # in a graph: refused, not silently wrong
+    with pytest.raises(RuntimeError, match="relu_: minigan records no graph"):
+        y.relu_()
+    with mg.no_grad():
+        z = y * 1
+        assert z.relu_().numpy().min() >= 0
