@@ -102,6 +102,21 @@ def _pool_branch(x):
     return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
 
 
+def _avg_pool_branch(block, x):
+    """block(_pool_branch(x)) for a 1x1 BasicConv2d ``block``: the A, C and 7b pool branches.
+
+    In inference this runs as pool(conv(x)): a 1x1 conv mixes channels pixel by pixel and the pool
+    averages each channel on its own, so the two linear steps commute, and the conv's output has 4-6
+    times fewer channels to pool (Mixed_5b: 192 in, 32 out; 6b-6e: 768 in, 192 out). The folded bias
+    is added after the pool (an average of a constant is that constant), then the ReLU."""
+    if block.training or mg.is_grad_enabled():
+        return block(_pool_branch(x))
+    weight, bias = block.folded()
+    y = _pool_branch(F.conv2d(x, weight))                          # 1x1, stride 1, no padding
+    y += bias.reshape(1, -1, 1, 1)
+    return y.relu_()
+
+
 class FIDInceptionA(nn.Module):
     """Mixed_5b-5d: 1x1 | 1x1, 5x5 | 1x1, 3x3, 3x3 | avg pool, 1x1 -> 64 + 64 + 96 + pool_features
     channels, same size."""
@@ -120,7 +135,7 @@ class FIDInceptionA(nn.Module):
         branch5x5 = self.branch5x5_2(self.branch5x5_1(x))
         branch3x3dbl = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
         return mg.cat([self.branch1x1(x), branch5x5, branch3x3dbl,
-                       self.branch_pool(_pool_branch(x))], dim=1)
+                       _avg_pool_branch(self.branch_pool, x)], dim=1)
 
 
 class InceptionB(nn.Module):
@@ -162,7 +177,7 @@ class FIDInceptionC(nn.Module):
         branch7x7dbl = self.branch7x7dbl_3(branch7x7dbl)
         branch7x7dbl = self.branch7x7dbl_5(self.branch7x7dbl_4(branch7x7dbl))
         return mg.cat([self.branch1x1(x), branch7x7, branch7x7dbl,
-                       self.branch_pool(_pool_branch(x))], dim=1)
+                       _avg_pool_branch(self.branch_pool, x)], dim=1)
 
 
 class InceptionD(nn.Module):
@@ -212,11 +227,10 @@ class FIDInceptionE(nn.Module):
         branch3x3dbl = mg.cat([self.branch3x3dbl_3a(branch3x3dbl),
                                self.branch3x3dbl_3b(branch3x3dbl)], dim=1)
         if self.pool == "max":
-            pooled = F.max_pool2d(x, 3, stride=1, padding=1)
+            branch_pool = self.branch_pool(F.max_pool2d(x, 3, stride=1, padding=1))
         else:
-            pooled = _pool_branch(x)
-        return mg.cat([self.branch1x1(x), branch3x3, branch3x3dbl, self.branch_pool(pooled)],
-                      dim=1)
+            branch_pool = _avg_pool_branch(self.branch_pool, x)
+        return mg.cat([self.branch1x1(x), branch3x3, branch3x3dbl, branch_pool], dim=1)
 
     def extra_repr(self):
         return f"pool={self.pool!r}"

@@ -209,6 +209,19 @@ def test_direct_path_geometries(stride, dilation, padding, kernel):
         assert_close(g, r, np.float64)
 
 
+@pytest.mark.parametrize("nhwc", [False, True])
+@pytest.mark.parametrize("per_sample", [0, 10 ** 9])
+def test_forward_with_a_gemm_per_sample(monkeypatch, nhwc, per_sample):
+    """A piece of several samples: one GEMM per sample straight into y[n] (SAMPLE_GEMM_COLUMNS reached),
+    or one shared GEMM and a copy out of the rows buffer; both == the reference, bias included."""
+    monkeypatch.setattr(cpu.conv, "SAMPLE_GEMM_COLUMNS", per_sample)
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((5, 8, 9, 7)), rng.standard_normal((6, 8, 3, 2)), rng.standard_normal(6)
+    with layout(nhwc):
+        got = cpu.conv2d_forward(x, w, b, (1, 2), (1, 0), (1, 1))
+    assert_close(got, reference.conv2d_forward(x, w, b, (1, 2), (1, 0), (1, 1)), np.float64)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bias, needs", [(True, (True, True, True)), (False, (False, True, False)),
                                          (True, (True, False, True))])
