@@ -31,7 +31,9 @@ from ..autograd import Tensor, no_grad
 from ..data import DataLoader, MNISTFormat, Subset, SyntheticDigits
 from ..models.classifier import DigitClassifier
 from ..optim import Adam, LambdaLR
-from .base import evaluating
+from ..nn.utils.modes import evaluating
+from ..utils.cache import cache_dir
+from ..utils.latent import slerp
 
 CLASSIFIER_VERSION = 3  # bump when the architecture or the training recipe changes
 CLASSIFIER_FILE = "classifier.safetensors"
@@ -145,15 +147,6 @@ def train_classifier(train_set, test_set, image_size, channels=1, epochs=2, batc
     model.eval()
     test_images, test_labels = dataset_arrays(test_set, n_test)
     return model, class_accuracy(model, test_images, test_labels)
-
-
-def cache_dir():
-    """Where trained classifiers are kept: ``$MINIGAN_CACHE``, else ``$XDG_CACHE_HOME/minigan``,
-    else ``~/.cache/minigan``."""
-    if os.environ.get("MINIGAN_CACHE"):
-        return os.environ["MINIGAN_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "minigan")
 
 
 def _settings_key(settings):
@@ -314,26 +307,6 @@ class FrechetDistance:
 
 
 # ---------------------------------------------------------------- latent interpolation
-def slerp(z0, z1, t):
-    """Spherical interpolation from z0 to z1 (arrays (..., D)) at fractions t (scalar or (T,)).
-
-    Returns (T, ..., D) for an array t, (..., D) for a scalar; falls back to a straight line
-    where z0 and z1 are (almost) parallel.
-    """
-    z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
-    t_arr = np.asarray(t, np.float64)
-    t_col = t_arr.reshape(t_arr.shape + (1,) * z0.ndim)                  # (T, 1, ..., 1)
-    unit0 = z0 / np.linalg.norm(z0, axis=-1, keepdims=True)
-    unit1 = z1 / np.linalg.norm(z1, axis=-1, keepdims=True)
-    omega = np.arccos(np.clip((unit0 * unit1).sum(axis=-1, keepdims=True), -1.0, 1.0))
-    sin_omega = np.sin(omega)
-    parallel = sin_omega < 1e-6
-    safe = np.where(parallel, 1.0, sin_omega)
-    w0 = np.where(parallel, 1 - t_col, np.sin((1 - t_col) * omega) / safe)
-    w1 = np.where(parallel, t_col, np.sin(t_col * omega) / safe)
-    return w0 * z0 + w1 * z1
-
-
 def interpolation_latents(rows, steps, latent_shape, rng):
     """Noise for an interpolation grid: ``rows`` pairs of endpoints from ``rng`` (a NumPy
     Generator), ``steps`` slerp points each, row-major: (rows * steps, *latent_shape) float32."""

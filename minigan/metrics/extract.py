@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .. import backend
 from ..autograd import Tensor, no_grad, tensor
-from ..gans.base import evaluating
+from ..nn.utils.modes import evaluating
 from .images import batches
 
 

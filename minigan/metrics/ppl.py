@@ -15,7 +15,7 @@ Two things differ, both stated here:
   For digits, the digit classifier's penultimate features (``DigitClassifier.features``, fed
   G's [-1, 1] images as they are); for photos, the Inception's pool3 (``inception_features``,
   which maps [-1, 1] to [0, 1]). Values from different feature networks do not compare.
-- the path: ``minigan.gans.evaluation.slerp`` (White 2016), which keeps z at the length G was
+- the path: ``minigan.utils.latent.slerp`` (White 2016), which keeps z at the length G was
   trained on; StyleGAN's slerp returns unit vectors, because its mapping network normalises z.
 
 z0, z1 and t come from three generators spawned from ``np.random.SeedSequence(seed)``, batch by
@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from .. import backend
 from ..autograd import Tensor, cat, no_grad, tensor
-from ..gans.base import evaluating
-from ..gans.evaluation import slerp
+from ..nn.utils.modes import evaluating
+from ..utils.latent import slerp
 from ..nn import Module
 from .extract import model_device
 

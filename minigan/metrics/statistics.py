@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from ..gans.evaluation import cache_dir
+from ..utils.cache import cache_dir
 from ..serialization import CheckpointError, read_file, save
 
 CACHE_VERSION = 1          # bump when what a cache entry means changes
