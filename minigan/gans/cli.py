@@ -41,6 +41,8 @@ from .. import random as mg_random
 from ..data import DataLoader
 from ..data.folder import ImageReadError
 from ..data.idx import IdxFormatError
+from ..metrics import fid_and_kid
+from ..metrics import inception_model as load_inception
 from . import report
 from .trainer import NonFiniteLossError
 
@@ -286,9 +288,8 @@ def inception_model(args, device):
     if args.inception_samples < 2:
         fail(f"--inception-samples must be at least 2 (a covariance), got "
              f"{args.inception_samples}")
-    from ..metrics import inception_model as load     # (metrics imports gans: loaded on use)
     try:
-        return load(args.eval_inception, device)
+        return load_inception(args.eval_inception, device)
     except (OSError, ValueError) as e:
         fail(f"--eval-inception: {e}")
 
@@ -299,7 +300,6 @@ def inception_scores(model, real, fake, args, what):
     scores for metrics.json ({} without --eval-inception)."""
     if model is None:
         return {}
-    from ..metrics import fid_and_kid
     n = args.inception_samples
     scores = fid_and_kid(real[:n], fake[:n], model, progress=not args.no_progress)
     print(f"{what}: Inception FID {scores['fid']:.2f}, KID {scores['kid']:.4f} "

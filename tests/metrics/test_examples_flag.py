@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from minigan import metrics
+from minigan.gans import cli
 from minigan.gans import evaluation
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -64,7 +64,7 @@ def test_metrics_json_gains_fid_and_kid(name, sets, tmp_path, monkeypatch, tiny_
         loaded.append(weights)
         return tiny_model
 
-    monkeypatch.setattr(metrics, "inception_model", stand_in)
+    monkeypatch.setattr(cli, "load_inception", stand_in)
     out = tmp_path / "run"
     result = run(name, out, "--eval-inception", "w.safetensors", "--inception-samples", "5")
     saved = json.loads((out / "metrics.json").read_text())
