@@ -215,6 +215,7 @@ def test_forward_with_a_gemm_per_sample(monkeypatch, nhwc, per_sample):
     """A piece of several samples: one GEMM per sample straight into y[n] (SAMPLE_GEMM_COLUMNS reached),
     or one shared GEMM and a copy out of the rows buffer; both == the reference, bias included."""
     monkeypatch.setattr(cpu.conv, "SAMPLE_GEMM_COLUMNS", per_sample)
+    monkeypatch.setattr(cpu.gemm, "MIN_SPLIT_FLOPS", 0)            # a per-sample GEMM must be splittable
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((5, 8, 9, 7)), rng.standard_normal((6, 8, 3, 2)), rng.standard_normal(6)
     with layout(nhwc):

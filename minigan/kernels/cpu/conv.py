@@ -27,8 +27,10 @@ CHUNK_BYTES = 8 << 20         # target size of one piece of im2col columns ...
 MIN_COLUMNS = 2048            # ... but at least this many columns, so that the GEMMs stay efficient
 NHWC_MIN_CHANNELS = 8         # channels-last columns for images with at least this many channels
 NHWC_MAX_WIDTH = 32           # ... and a column grid at most this wide (NCHW runs are grid-width long)
-SAMPLE_GEMM_COLUMNS = 1024   # a sample with this many output pixels gets a GEMM of its own, written
-                              # into y[n] (no rows buffer and copy); smaller ones share one GEMM
+SAMPLE_GEMM_COLUMNS = 1024    # a sample with this many output pixels gets a GEMM of its own, written
+                              # into y[n] (no rows buffer and copy), when that GEMM is big enough to
+                              # split over the threads; smaller ones share one GEMM (DCGAN's 3 -> 64
+                              # input layer, 6 MFLOP a sample, ran 30% slower one by one)
 _scratch = threading.local()
 
 
@@ -141,7 +143,8 @@ def _column_side(src, geom, w=None, out=None, bias=None, grad_src=None):
             cols = workspace("cols", (K, m * Lp), src.dtype)
             columns_nchw.im2col(src, piece, geom, cols)
         if out is not None:
-            if m == 1 or Lp >= SAMPLE_GEMM_COLUMNS:                       # straight into y[n]
+            own = Lp >= SAMPLE_GEMM_COLUMNS and 2.0 * w2.shape[0] * K * Lp >= gemm.MIN_SPLIT_FLOPS
+            if m == 1 or own:
                 for s in range(m):                                        # (O, K) @ (K, Lp)
                     Y = gemm.matmul(w2, cols[:, s * Lp:(s + 1) * Lp], out=out3[n0 + s, :, a * Wo: b * Wo])
                     if bias.size:

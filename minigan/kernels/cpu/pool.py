@@ -3,9 +3,11 @@
 Each output row is built tap by tap: for kernel tap (i, j), the run of output columns whose input lies
 inside the image (worked out once per call), so no padded copy is made and no per-cell bounds test or
 division runs. The runs are views that start at 0 (`seg[q * sw]`, not `src[wo * sw + shift]`): an index
-that might be negative carries Numba's wraparound check, which stops LLVM from vectorising the loop. Same results as kernels/reference.py: the average sums the window's offsets in the same order
-(padding counts as zeros) and divides by the same divisor; the max keeps the first largest value, lets
-a NaN win (the last one), and never picks padding. The backward passes are linear ops of the gradient
+that might be negative carries Numba's wraparound check, which stops LLVM from vectorising the loop.
+
+Same results as kernels/reference.py: the average sums the window's offsets in the same order (padding
+counts as zeros) and divides by the same divisor; the max keeps the first largest value, lets a NaN win
+(the last one), and never picks padding. The backward passes are linear ops of the gradient
 (autograd/pool.py) and run as whole-array code. Debug with NUMBA_DISABLE_JIT=1.
 """
 import numpy as np
@@ -76,7 +78,9 @@ def _max_planes(x, geom, rows, cols, y, pick, with_pick):
 
 
 def _tap_ranges(geom, H, W):
-    return (_taps(geom.Ho, geom.sh, geom.ph, geom.dh, geom.kh, H), _taps(geom.Wo, geom.sw, geom.pw, geom.dw, geom.kw, W))
+    """(rows, cols): _taps of the height and of the width."""
+    return (_taps(geom.Ho, geom.sh, geom.ph, geom.dh, geom.kh, H),
+            _taps(geom.Wo, geom.sw, geom.pw, geom.dw, geom.kw, W))
 
 
 def avg_pool2d_forward(x, geom, divisor):
@@ -84,8 +88,8 @@ def avg_pool2d_forward(x, geom, divisor):
     (x,) = _contiguous(x)
     N, C, H, W = x.shape
     y = np.empty((N, C, geom.Ho, geom.Wo), x.dtype)
-    _avg_planes(x.reshape(N * C, H, W), tuple(geom), *_tap_ranges(geom, H, W), np.asarray(divisor, dtype=x.dtype),
-                y.reshape(N * C, geom.Ho, geom.Wo))
+    _avg_planes(x.reshape(N * C, H, W), tuple(geom), *_tap_ranges(geom, H, W),
+                np.asarray(divisor, dtype=x.dtype), y.reshape(N * C, geom.Ho, geom.Wo))
     return y
 
 
@@ -94,7 +98,7 @@ def max_pool2d_forward(x, geom, with_pick=True):
     (x,) = _contiguous(x)
     N, C, H, W = x.shape
     y = np.empty((N, C, geom.Ho, geom.Wo), x.dtype)
-    pick = np.empty(y.shape if with_pick else (0, 0, 0, 0), np.int64)
-    _max_planes(x.reshape(N * C, H, W), tuple(geom), *_tap_ranges(geom, H, W), y.reshape(N * C, geom.Ho, geom.Wo),
-                pick.reshape(pick.shape[0] * pick.shape[1], pick.shape[2], pick.shape[3]), with_pick)
-    return y, (pick if with_pick else None)
+    pick = np.empty((N * C, geom.Ho, geom.Wo) if with_pick else (0, 0, 0), np.int64)
+    _max_planes(x.reshape(N * C, H, W), tuple(geom), *_tap_ranges(geom, H, W),
+                y.reshape(N * C, geom.Ho, geom.Wo), pick, with_pick)
+    return y, (pick.reshape(y.shape) if with_pick else None)
