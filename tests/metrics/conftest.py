@@ -2,22 +2,12 @@
 imported through tests/fid_oracle.py, which makes torchvision import here; each skips its test
 when the package is missing) and a small stand-in for the Inception network."""
 import os
-import sys
 
 import numpy as np
 import pytest
 
 import minigan as mg
 from minigan import nn
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))     # tests/
-
-
-@pytest.fixture(scope="session")
-def fid_oracle():
-    import fid_oracle        # skips without torch / torchvision / pytorch-fid
-    return fid_oracle
-
 
 @pytest.fixture(scope="session")
 def pytorch_fid_score(fid_oracle):

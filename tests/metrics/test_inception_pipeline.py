@@ -21,21 +21,8 @@ import pytest
 
 import minigan as mg
 from minigan.metrics import Extractor, load_statistics
-from minigan.models.inception import FIDInceptionV3
 
 TOLERANCE = 3e-4                         # of the largest |value|, as tests/models/test_inception
-
-
-@pytest.fixture(scope="module")
-def oracle(fid_oracle):
-    return fid_oracle.TorchFIDInception(seed=0)
-
-
-@pytest.fixture(scope="module")
-def net(oracle):
-    model = FIDInceptionV3().eval()
-    model.load_state_dict(oracle.state_dict())
-    return model
 
 
 @pytest.fixture
@@ -55,11 +42,11 @@ def assert_close(ours, theirs, what):
     assert error <= TOLERANCE * scale, f"{what}: max |difference| {error:.3g}, scale {scale:.3g}"
 
 
-def test_folder_features_statistics_and_logits_match_pytorch_fid(folder, oracle, net,
+def test_folder_features_statistics_and_logits_match_pytorch_fid(folder, inception_oracle, inception_net,
                                                                  pytorch_fid_score):
-    found = Extractor(net, progress=False).collect(folder, ("stats", "features", "logits"))
+    found = Extractor(inception_net, progress=False).collect(folder, ("stats", "features", "logits"))
     files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
-    theirs = pytorch_fid_score.get_activations(files, oracle.blocks, batch_size=1, dims=2048,
+    theirs = pytorch_fid_score.get_activations(files, inception_oracle.blocks, batch_size=1, dims=2048,
                                                device="cpu", num_workers=0)   # sizes differ
     assert found["features"].shape == (3, 2048)
     assert_close(found["features"], theirs, "pool3")
@@ -67,8 +54,8 @@ def test_folder_features_statistics_and_logits_match_pytorch_fid(folder, oracle,
     assert_close(mu, theirs.mean(axis=0), "mu")
     assert_close(sigma, np.cov(theirs, rowvar=False), "sigma")
     images = np.stack([_read(f) for f in files[:2]])               # the two 32x32 colour files
-    _, logits = oracle(images)
-    bias = oracle.torch_state_dict()["fc.bias"].numpy()
+    _, logits = inception_oracle(images)
+    bias = inception_oracle.torch_state_dict()["fc.bias"].numpy()
     assert_close(found["logits"][:2], logits - bias, "logits without the fc bias")
 
 
@@ -77,16 +64,16 @@ def _read(path):
     return np.asarray(Image.open(path).convert("RGB"), np.float32).transpose(2, 0, 1) / 255
 
 
-def test_command_saves_a_folders_statistics_with_a_weights_file(folder, net, tmp_path):
+def test_command_saves_a_folders_statistics_with_a_weights_file(folder, inception_net, tmp_path):
     weights = tmp_path / "inception.safetensors"
-    mg.save(net.state_dict(), weights)
+    mg.save(inception_net.state_dict(), weights)
     out = tmp_path / "stats.safetensors"
     done = subprocess.run([sys.executable, "-m", "minigan.metrics", "fid", folder,
                            "--save-stats", str(out), "--weights", str(weights), "--no-progress",
                            "--no-cache"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     saved = load_statistics(out)
-    mu, sigma = Extractor(net, progress=False, cache=False).get(folder, "stats")
+    mu, sigma = Extractor(inception_net, progress=False, cache=False).get(folder, "stats")
     assert np.allclose(saved["mu"], mu, rtol=1e-5, atol=1e-6)
     assert np.allclose(saved["sigma"], sigma, rtol=1e-5, atol=1e-6)
     done = subprocess.run([sys.executable, "-m", "minigan.metrics", "fid", folder, folder,

@@ -19,22 +19,8 @@ import pytest
 import minigan as mg
 from minigan.models.inception import WEIGHTS_URL, FIDInceptionV3, load_fid_inception
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))          # tests/: fid_oracle
 
 TOLERANCE = 3e-4                     # of the largest |value| (see the module docstring)
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    import fid_oracle                # skips these tests without torch, torchvision, pytorch-fid
-    return fid_oracle.TorchFIDInception(seed=0)
-
-
-@pytest.fixture(scope="module")
-def net(oracle):
-    model = FIDInceptionV3().eval()
-    model.load_state_dict(oracle.state_dict())
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -56,27 +42,27 @@ def assert_close(ours, reference, what):
 
 
 # ---------------------------------------------------------------- against pytorch-fid
-def test_state_dict_keys_and_shapes_are_pytorch_fids(oracle, random_state):
-    theirs = oracle.state_dict()
+def test_state_dict_keys_and_shapes_are_pytorch_fids(inception_oracle, random_state):
+    theirs = inception_oracle.state_dict()
     assert list(random_state) == list(theirs)                     # same keys, same order
     assert {k: v.shape for k, v in random_state.items()} == {k: v.shape for k, v in theirs.items()}
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 64, 96), (2, 3, 331, 310), (1, 3, 299, 299)],
                          ids=["upsampled", "downsampled", "299"])
-def test_pool3_and_logits_match_pytorch_fid(oracle, net, shape):
+def test_pool3_and_logits_match_pytorch_fid(inception_oracle, inception_net, shape):
     images = np.random.default_rng(sum(shape)).random(shape, dtype=np.float32)
-    pool3, logits = run(net, images)
+    pool3, logits = run(inception_net, images)
     assert pool3.shape == (shape[0], 2048) and logits.shape == (shape[0], 1008)
     assert pool3.dtype == logits.dtype == np.float32
-    ref_pool3, ref_logits = oracle(images)
+    ref_pool3, ref_logits = inception_oracle(images)
     assert_close(pool3, ref_pool3, "pool3")
     assert_close(logits, ref_logits, "logits")
     assert np.abs(ref_pool3).mean() > 0.1             # the random network is alive...
     if shape[0] > 1:                                  # ...and tells images apart
         assert np.abs(ref_pool3[0] - ref_pool3[1]).mean() > 0.1 * np.abs(ref_pool3).mean()
     if shape[-1] == 299:    # no resize: float32 rounding, measured against torch in float64
-        exact_pool3, exact_logits = oracle(images, dtype=oracle.float64)
+        exact_pool3, exact_logits = inception_oracle(images, dtype=inception_oracle.float64)
         for ours, theirs, exact in ((pool3, ref_pool3, exact_pool3),
                                     (logits, ref_logits, exact_logits)):
             assert np.abs(ours - exact).max() <= 4 * np.abs(theirs - exact).max() + 1e-6
@@ -107,21 +93,22 @@ def test_no_graph_is_recorded(random_state, tmp_path):
     assert all(not t.requires_grad and t.grad_fn is None for t in outputs)
 
 
-def test_inference_folds_batch_norm_into_the_convs(oracle, net):
+def test_inference_folds_batch_norm_into_the_convs(inception_oracle, inception_net):
     """Under no_grad each BasicConv2d runs one conv with the eval batch norm folded in; with a graph it
     runs conv, batch norm and ReLU. Both give pytorch-fid's numbers to float32 rounding."""
     x = np.random.default_rng(5).random((1, 3, 80, 80), dtype=np.float32)
-    folded = run(net, x)
-    unfolded = [t.detach().numpy() for t in net(mg.tensor(x, requires_grad=True))]
+    folded = run(inception_net, x)
+    unfolded = [t.detach().numpy() for t in inception_net(mg.tensor(x, requires_grad=True))]
     for ours, theirs, what in zip(folded, unfolded, ("pool3", "logits")):
         assert_close(ours, theirs, what)
         assert not np.array_equal(ours, theirs)           # two different roundings: two code paths ran
-    w, b = net.Conv2d_1a_3x3.folded()
-    bn = net.Conv2d_1a_3x3.bn
+    w, b = inception_net.Conv2d_1a_3x3.folded()
+    bn = inception_net.Conv2d_1a_3x3.bn
     scale = bn.weight.numpy() / np.sqrt(bn.running_var.numpy() + bn.eps)
-    np.testing.assert_allclose(w.numpy(), net.Conv2d_1a_3x3.conv.weight.numpy() * scale[:, None, None, None],
-                               rtol=1e-6)
-    np.testing.assert_allclose(b.numpy(), bn.bias.numpy() - bn.running_mean.numpy() * scale, rtol=1e-5, atol=1e-7)
+    conv_weight = inception_net.Conv2d_1a_3x3.conv.weight.numpy()
+    np.testing.assert_allclose(w.numpy(), conv_weight * scale[:, None, None, None], rtol=1e-6)
+    np.testing.assert_allclose(b.numpy(), bn.bias.numpy() - bn.running_mean.numpy() * scale,
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_small_images_without_the_resize_are_a_clear_error():
@@ -133,20 +120,20 @@ def test_small_images_without_the_resize_are_a_clear_error():
 
 
 # ---------------------------------------------------------------- the weights file
-def test_pth_converted_by_the_cli_loads(oracle, net, tmp_path):
+def test_pth_converted_by_the_cli_loads(inception_oracle, inception_net, tmp_path):
     torch = pytest.importorskip("torch")
     pth, out = tmp_path / "pt_inception.pth", tmp_path / "pt_inception.safetensors"
-    torch.save(oracle.torch_state_dict(), pth)
+    torch.save(inception_oracle.torch_state_dict(), pth)
     done = subprocess.run([sys.executable, "-m", "minigan.convert", str(pth), str(out)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     model = load_fid_inception(out)
     ours = {k: v.numpy() for k, v in model.state_dict().items()}
-    assert list(ours) == list(oracle.state_dict())
-    for key, value in oracle.state_dict().items():
+    assert list(ours) == list(inception_oracle.state_dict())
+    for key, value in inception_oracle.state_dict().items():
         np.testing.assert_array_equal(ours[key], value, err_msg=key)
     images = np.random.default_rng(1).random((1, 3, 32, 32), dtype=np.float32)
-    for a, b in zip(run(model, images), run(net, images)):
+    for a, b in zip(run(model, images), run(inception_net, images)):
         np.testing.assert_array_equal(a, b)
 
 
