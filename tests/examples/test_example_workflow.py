@@ -3,7 +3,6 @@ full-size translation, per-epoch snapshots, continuing a finished run, the refer
 channel overrides, unreadable images, and the results pages (screenshot in headless Chromium
 when it is installed)."""
 import gzip
-import importlib.util
 import json
 import shutil
 import struct
@@ -16,7 +15,8 @@ from PIL import Image
 
 from minigan import io
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from example_scripts import load_example
+
 CYCLE = ["--size", "32", "--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--n-layers", "2",
          "--n-train", "3", "--n-test", "2", "--epochs", "1", "--epochs-decay", "1", "--no-progress"]
 PIX = ["--size", "32", "--ngf", "4", "--ndf", "4", "--n-layers", "2", "--n-train", "4",
@@ -24,12 +24,7 @@ PIX = ["--size", "32", "--ngf", "4", "--ndf", "4", "--n-layers", "2", "--n-train
        "--no-progress"]
 
 
-def example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}_workflow",
-                                                  EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+example = load_example
 
 
 def one_line_exit(capsys, fn, *args):

@@ -1,10 +1,8 @@
 """The conditional GAN trainer: label checks, eval-mode sampling, options, exact resume, a short
 run whose samples come to match their labels, and examples/cgan.py end to end."""
 import functools
-import importlib.util
 import json
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,8 @@ from minigan.gans import TrainingLoop, evaluation
 from minigan.gans.cgan import CGAN, class_rows
 from minigan.models.cgan import CGANDiscriminator, CGANGenerator
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cgan.py"
+from example_scripts import load_example as load_script
+
 
 
 def small_cgan(n_classes=10, size=16, lr=2e-4, hidden=(32, 64, 128), **kwargs):
@@ -141,10 +140,7 @@ def test_short_run_makes_samples_match_their_labels(tmp_path):
 
 # ---------------------------------------------------------------- the example
 def load_example():
-    spec = importlib.util.spec_from_file_location("cgan_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cgan")
 
 
 example = load_example()

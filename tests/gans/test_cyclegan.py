@@ -12,6 +12,8 @@ from minigan.gans.translation import score_translation, stack_field
 from minigan.models.patchgan import PatchDiscriminator
 from minigan.models.resnet import ResnetGenerator
 
+from example_scripts import load_example as load_script
+
 SIZE = 32
 
 
@@ -127,13 +129,7 @@ def test_translate_and_grid():
 
 
 def _example():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "examples" / "cyclegan.py"
-    spec = importlib.util.spec_from_file_location("cyclegan_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cyclegan")
 
 
 def test_example_end_to_end(tmp_path):

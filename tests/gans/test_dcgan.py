@@ -1,9 +1,7 @@
 """DCGAN through the GAN trainer: options, exact resume, a short run that lowers the Fréchet
 distance, and examples/dcgan.py end to end (outputs, --resume)."""
 import functools
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,14 +13,12 @@ from minigan.gans import GAN, TrainingLoop, evaluation
 from minigan.models.classifier import DigitClassifier
 from minigan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcgan.py"
+from example_scripts import load_example as load_script
+
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("dcgan_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("dcgan")
 
 
 example = load_example()

@@ -1,10 +1,8 @@
 """The GAN trainer, the shared TrainingLoop (checkpoints, exact resume, NaN guard, Ctrl-C) and the
 ring example run end to end."""
-import importlib.util
 import json
 import os
 import signal
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +13,8 @@ from minigan.data import DataLoader, RingDataset, RingOfGaussians
 from minigan.gans import GAN, NonFiniteLossError, TrainingLoop, pack_samples
 from minigan.models import mlp_discriminator, mlp_generator
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gan.py"
+from example_scripts import load_example as load_script
+
 
 
 def small_gan(pack=2, lr=1e-3, schedule=False, **kwargs):
@@ -224,10 +223,7 @@ def test_epochs_and_epoch_callback(tmp_path):
 
 # ---------------------------------------------------------------- the example
 def load_example():
-    spec = importlib.util.spec_from_file_location("example_gan", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gan")
 
 
 def test_example_short_run_writes_plot_and_metrics(tmp_path):

@@ -1,8 +1,6 @@
 """The gradient penalties (WGAN-GP, DRAGAN, R1): their values on critics whose input gradient is
 known in closed form, the points they are taken at, torch's numbers, the norm per critic decision
 (PacGAN, PatchGAN), and the trainers that use them: a few steps move the loss, resume is exact."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +12,8 @@ from minigan.gans import GAN, TrainingLoop
 from minigan.gans.losses import dragan_penalty, gradient_penalty, r1_penalty, wgan_gp_penalty
 from minigan.models import mlp_discriminator, mlp_generator
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gan.py"
+from example_scripts import load_example as load_script
+
 
 
 def linear_critic(features=3, seed=0):
@@ -235,9 +234,7 @@ def test_translation_trainers_take_wgangp():
 
 
 def test_example_wgan_gp_runs_and_resumes(tmp_path):
-    spec = importlib.util.spec_from_file_location("example_gan", EXAMPLE)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script("gan")
     common = ["--loss", "wgan-gp", "--pack", "1", "--batch-size", "32", "--n-critic", "2",
               "--lr-decay-steps", "12", "--no-progress"]
     metrics = example.main(["--steps", "12", "--out", str(tmp_path / "a")] + common)

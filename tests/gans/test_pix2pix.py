@@ -13,6 +13,8 @@ from minigan.gans.translation import (discriminator_term, generator_term, score_
 from minigan.models.patchgan import PatchDiscriminator
 from minigan.models.unet import UnetGenerator
 
+from example_scripts import load_example as load_script
+
 SIZE = 32
 
 
@@ -132,13 +134,7 @@ def test_errors():
 
 
 def _example():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "examples" / "pix2pix.py"
-    spec = importlib.util.spec_from_file_location("pix2pix_example", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pix2pix")
 
 
 def test_example_end_to_end(tmp_path):

@@ -4,16 +4,15 @@ KID of --inception-samples generated images against as many real ones. The netwo
 small stand-in of conftest.py (the loader is replaced), so the runs stay short: the Inception's own
 way through the metrics is test_inception_pipeline.py's."""
 import functools
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from minigan.gans import cli
 from minigan.gans import evaluation
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from example_scripts import load_example
+
 TINY = {
     "dcgan": ["--n-train", "64", "--batch-size", "32", "--ngf", "4", "--ndf", "4",
               "--eval-samples", "20", "--epochs", "1"],
@@ -24,12 +23,7 @@ TINY = {
 }
 
 
-def example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}_inception",
-                                                  EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+example = load_example
 
 
 @pytest.fixture
